@@ -1,0 +1,39 @@
+package proc
+
+import (
+	"os"
+	"strconv"
+	"strings"
+)
+
+// groupMembers lists the live processes whose process group is pgid, by
+// reading /proc/PID/stat. Zombies are left out: they are dead, only not yet
+// reaped by whoever inherited them.
+func groupMembers(pgid int) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// The command name (field 2) is in parentheses and may contain
+		// spaces; the fields after the last ')' are: state ppid pgrp ...
+		s := string(stat)
+		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(fields) < 3 || fields[0] == "Z" || fields[0] == "X" {
+			continue
+		}
+		if pg, _ := strconv.Atoi(fields[2]); pg == pgid {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
