@@ -55,10 +55,10 @@ type Process struct {
 	done chan struct{} // closed when the process has been reaped
 	err  error         // Wait's result; read only after done is closed
 
-	mu     sync.Mutex
-	lines  []string
-	cursor int           // WaitLine reads from here
-	grow   chan struct{} // closed and replaced whenever a line is added
+	mu      sync.Mutex
+	lines   []string
+	cursor  int           // WaitLine reads from here
+	grow    chan struct{} // closed and replaced whenever a line is added
 	partial bytes.Buffer
 }
 
