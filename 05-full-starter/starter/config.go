@@ -1,0 +1,60 @@
+// Package starter is the supervisor of start_server: it binds the listening
+// sockets once, starts the worker command with those sockets inherited, and
+// replaces workers on SIGHUP without ever closing the sockets, so that no
+// client is refused during a deploy. It speaks Server::Starter's protocol
+// (SERVER_STARTER_PORT, SERVER_STARTER_GENERATION) and systemd's
+// (LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES, NOTIFY_SOCKET) to its workers.
+package starter
+
+import (
+	"io"
+	"syscall"
+	"time"
+)
+
+// Config is what start_server's command line says. The zero value of a field
+// means "the default" as documented on the field; the CLI fills in values
+// from flags and from the ENVDIR, ENABLE_AUTO_RESTART, AUTO_RESTART_INTERVAL
+// and KILL_OLD_DELAY environment variables before calling Run.
+type Config struct {
+	// Ports are the --port specs in option order, exactly as given
+	// (PORT, HOST:PORT, [V6]:PORT, with an optional "u" before the port for
+	// UDP and an optional "=FD" suffix). Each spec minus its "=FD" suffix is
+	// the key in SERVER_STARTER_PORT.
+	Ports []string
+	// Paths are the --path unix stream sockets, in option order.
+	Paths []string
+	// Command is the worker command and its arguments. Required.
+	Command []string
+
+	Dir    string // --dir: the workers' working directory ("" = the starter's)
+	EnvDir string // --envdir: re-read before every worker start
+
+	Interval     time.Duration  // --interval: alive this long without READY=1 = started (1s)
+	SignalOnHUP  syscall.Signal // --signal-on-hup: sent to old workers (SIGTERM)
+	SignalOnTERM syscall.Signal // --signal-on-term: forwarded on shutdown (SIGTERM)
+	KillOldDelay time.Duration  // --kill-old-delay: between "new is running" and signalling old (0)
+	Backlog      int            // --backlog: listen(2) backlog (SOMAXCONN)
+
+	AutoRestart         bool          // --enable-auto-restart
+	AutoRestartInterval time.Duration // --auto-restart-interval (360s)
+
+	PIDFile    string // --pid-file: "PID\n", flocked while running, removed at exit
+	StatusFile string // --status-file: "GEN:PID\n" per live worker, replaced atomically
+
+	// Beyond Server::Starter.
+
+	// ReadyTimeout, when positive, requires every worker to send READY=1 on
+	// NOTIFY_SOCKET within this time; one that does not is killed and counted
+	// as a failed start (--ready-timeout). Zero: READY=1 is optional, and a
+	// silent worker is judged by Interval as in Perl.
+	ReadyTimeout time.Duration
+	// KillTimeout is how long a signalled worker (old generation, or all
+	// workers at shutdown) may take to exit before it gets SIGKILL
+	// (--kill-timeout; zero means the default, 30s; negative means never, as
+	// in Perl).
+	KillTimeout time.Duration
+
+	// Log receives the starter's log lines (os.Stderr if nil).
+	Log io.Writer
+}
