@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"hotdeploy/05-full-starter/starter"
+)
+
+// The demo: start_server without arguments supervises the example worker,
+// rebuilt from source for every generation, so that editing
+// 05-full-starter/example and sending SIGHUP deploys the edited code.
+const (
+	demoAddr = "127.0.0.1:8080"
+	// demoAddrEnv overrides demoAddr; the tests set it to 127.0.0.1:0.
+	demoAddrEnv = "START_SERVER_DEMO_ADDR"
+	// demoWorkerArg, as the first argument, makes this program the demo's
+	// worker: build the example, then exec it.
+	demoWorkerArg = "__start_server_demo_worker"
+	// demoPackage is what the demo worker builds, relative to the module root.
+	demoPackage = "./05-full-starter/example"
+	// demoReadyTimeout bounds a demo worker's build plus start-up: a new
+	// generation counts as started only when the freshly built example
+	// sends READY=1, so the old one serves for as long as the build takes.
+	demoReadyTimeout = 3 * time.Minute
+)
+
+// runDemo runs the supervisor on demoAddr with the demo worker. It blocks
+// until the supervisor exits (SIGTERM or SIGINT).
+func runDemo(getenv func(string) string, stdout, stderr io.Writer) int {
+	addr := demoAddr
+	if a := getenv(demoAddrEnv); a != "" {
+		addr = a
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		return fail(stderr, err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fail(stderr, fmt.Errorf("demo: find own executable: %w", err))
+	}
+	buildDir, err := os.MkdirTemp("", "start_server-demo-")
+	if err != nil {
+		return fail(stderr, fmt.Errorf("demo: %w", err))
+	}
+	defer os.RemoveAll(buildDir)
+
+	pid := os.Getpid()
+	shown := addr
+	if strings.HasSuffix(addr, ":0") {
+		shown = "ADDR (see the worker's 'listening on' line)"
+	}
+	fmt.Fprintf(stdout, `start_server demo: supervisor pid=%d, socket %s
+  worker: go build %s (in %s), then run it; rebuilt on every HUP
+try, in another terminal:
+  curl -si http://%s/ | grep X-        # X-Pid, X-Generation, X-Version
+  kill -HUP %d                         # rebuild and deploy: edit %s first
+  scripts/loadtest.sh 05               # load across restarts
+  cat /proc/%d/status | grep VmRSS; ls -l /proc/%d/fd
+  kill %d                              # or Ctrl-C: stop
+`, pid, addr, demoPackage, root, shown, pid, demoPackage, pid, pid, pid)
+
+	cfg := starter.Config{
+		Ports:        []string{addr},
+		Command:      []string{self, demoWorkerArg, root, buildDir},
+		EnvDir:       getenv(envEnvDir),
+		ReadyTimeout: demoReadyTimeout,
+	}
+	if err := starter.Run(context.Background(), cfg); err != nil {
+		return fail(stderr, err)
+	}
+	return exitOK
+}
+
+// moduleRoot finds the directory of the hotdeploy module: from the source
+// directory this file was compiled from (go run and go build in the
+// repository), else from the working directory.
+func moduleRoot() (string, error) {
+	var candidates []string
+	if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
+		candidates = append(candidates, filepath.Dir(file))
+	}
+	if wd, err := os.Getwd(); err == nil {
+		candidates = append(candidates, wd)
+	}
+	for _, dir := range candidates {
+		cmd := exec.Command("go", "env", "GOMOD")
+		cmd.Dir = dir
+		out, err := cmd.Output()
+		if err != nil {
+			continue
+		}
+		gomod := strings.TrimSpace(string(out))
+		if gomod == "" || gomod == os.DevNull {
+			continue
+		}
+		root := filepath.Dir(gomod)
+		if _, err := os.Stat(filepath.Join(root, demoPackage)); err == nil {
+			return root, nil
+		}
+	}
+	return "", errors.New("demo: cannot find the workshop's source (no go.mod with " + demoPackage +
+		"): run it from inside the repository, e.g. go run ./05-full-starter")
+}
+
+// demoWorker is the demo's worker command: args are the module root and the
+// build directory. It builds the example into the build directory (one
+// binary per generation), then execs it — same PID, so LISTEN_PID and the
+// supervisor's bookkeeping still hold, and the inherited sockets stay open
+// across the exec. It returns (an exit code) only on failure.
+//
+// The inherited sockets are marked close-on-exec while "go build" runs so
+// that the compiler does not hold them, and cleared again just before the
+// exec. SIGTERM or SIGINT during the build kills the build and exits.
+func demoWorker(args []string) int {
+	if len(args) != 2 {
+		fmt.Fprintln(os.Stderr, "demo worker: want MODULE_ROOT BUILD_DIR")
+		return exitUsage
+	}
+	root, buildDir := args[0], args[1]
+	gen := os.Getenv("SERVER_STARTER_GENERATION")
+	bin := filepath.Join(buildDir, "example-gen"+gen)
+
+	fds := inheritedFDs()
+	for _, fd := range fds {
+		syscall.CloseOnExec(fd)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	fmt.Fprintf(os.Stderr, "demo worker pid=%d generation %s: go build %s\n", os.Getpid(), gen, demoPackage)
+	began := time.Now()
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, demoPackage)
+	build.Dir = root
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	// Its own process group, so that cancelling kills the compiler and
+	// linker too, not only the go command.
+	build.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	build.Cancel = func() error { return syscall.Kill(-build.Process.Pid, syscall.SIGKILL) }
+	err := build.Run()
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "demo worker pid=%d: build failed: %v\n", os.Getpid(), err)
+		return exitError
+	}
+	fmt.Fprintf(os.Stderr, "demo worker pid=%d: built in %v, exec %s\n", os.Getpid(), time.Since(began).Round(time.Millisecond), bin)
+	for _, fd := range fds {
+		if err := clearCloseOnExec(fd); err != nil {
+			fmt.Fprintf(os.Stderr, "demo worker: fd %d: %v\n", fd, err)
+			return exitError
+		}
+	}
+	err = syscall.Exec(bin, []string{bin}, os.Environ())
+	fmt.Fprintf(os.Stderr, "demo worker: exec %s: %v\n", bin, err)
+	return exitError
+}
+
+// inheritedFDs lists the socket descriptors this process got from the
+// supervisor, from SERVER_STARTER_PORT ("KEY=FD;...") and LISTEN_FDS.
+func inheritedFDs() []int {
+	seen := map[int]bool{}
+	var fds []int
+	add := func(fd int) {
+		if fd > 2 && !seen[fd] {
+			seen[fd] = true
+			fds = append(fds, fd)
+		}
+	}
+	for _, kv := range strings.Split(os.Getenv("SERVER_STARTER_PORT"), ";") {
+		if i := strings.LastIndexByte(kv, '='); i >= 0 {
+			if fd, err := strconv.Atoi(kv[i+1:]); err == nil {
+				add(fd)
+			}
+		}
+	}
+	if n, err := strconv.Atoi(os.Getenv("LISTEN_FDS")); err == nil {
+		for fd := 3; fd < 3+n; fd++ {
+			add(fd)
+		}
+	}
+	return fds
+}
+
+// clearCloseOnExec lets fd survive exec.
+func clearCloseOnExec(fd int) error {
+	if _, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_SETFD, 0); errno != 0 {
+		return fmt.Errorf("fcntl F_SETFD: %w", errno)
+	}
+	return nil
+}

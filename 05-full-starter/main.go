@@ -1,0 +1,103 @@
+// Command start_server is a Server::Starter-compatible superdaemon for
+// hot-deploying server programs:
+//
+//	start_server [options] -- COMMAND [ARGS...]
+//
+// It binds the listening sockets once, runs COMMAND with them inherited, and
+// on SIGHUP starts a new worker and retires the old one without ever closing
+// the sockets. The supervisor itself is package starter; this file and its
+// siblings are the command line: options (options.go), defaults and
+// environment variables (settings.go), --log-file (logfile.go), --restart and
+// --stop (control.go), and the no-argument demo (demo.go).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"hotdeploy/05-full-starter/starter"
+)
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitError = 1 // the supervisor or a control command failed
+	exitUsage = 2 // the command line is wrong
+)
+
+func main() {
+	// When this process is the exec shim for a worker (it sets LISTEN_PID to
+	// its own PID, then execs the worker), this call never returns.
+	starter.RunShimIfRequested()
+	if len(os.Args) > 1 && os.Args[1] == demoWorkerArg {
+		os.Exit(demoWorker(os.Args[2:]))
+	}
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+// run is start_server with its arguments, environment and output streams;
+// it returns the exit code. It blocks while the supervisor runs.
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		return runDemo(getenv, stdout, stderr)
+	}
+	o, err := parseArgs(args)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	switch {
+	case o.help:
+		fmt.Fprint(stdout, usageText)
+		return exitOK
+	case o.version:
+		fmt.Fprintln(stdout, versionText)
+		return exitOK
+	case o.restart:
+		return fail(stderr, restartServer(o))
+	case o.stop:
+		return fail(stderr, stopServer(o))
+	case o.daemonize:
+		return fail(stderr, usagef("--daemonize is not supported: run start_server in the foreground "+
+			"under systemd (see 05-full-starter/systemd/) or another supervisor, with --log-file if you want a log"))
+	}
+	cfg, err := buildConfig(o, getenv)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	if err := checkDir(cfg.Dir); err != nil {
+		return fail(stderr, err)
+	}
+	if err := checkCommand(cfg.Command, cfg.Dir); err != nil {
+		return fail(stderr, err)
+	}
+	if o.logFile != "" {
+		lg, err := openLog(o.logFile)
+		if err != nil {
+			return fail(stderr, err)
+		}
+		defer lg.close()
+		// Errors that end the supervisor go to the log and to the
+		// terminal start_server was started from.
+		stderr = io.MultiWriter(lg.terminal, os.Stderr)
+	}
+	if err := starter.Run(context.Background(), cfg); err != nil {
+		return fail(stderr, err)
+	}
+	return exitOK
+}
+
+// fail prints err as one line and returns the matching exit code (exitOK for
+// a nil err).
+func fail(stderr io.Writer, err error) int {
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "start_server: %v\n", err)
+	if errors.As(err, new(usageError)) {
+		return exitUsage
+	}
+	return exitError
+}

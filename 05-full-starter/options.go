@@ -1,0 +1,171 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// options is what the command line said, before defaults and environment
+// variables are applied (see settings.go). A nil pointer means "not given".
+type options struct {
+	ports, paths []string
+	command      []string
+
+	interval, killOldDelay, autoRestartInterval *time.Duration
+	readyTimeout, killTimeout                   *time.Duration
+	backlog                                     *int
+	signalOnHUP, signalOnTERM                   string
+	dir, envDir, logFile, pidFile, statusFile   string
+	envDirGiven                                 bool
+	enableAutoRestart                           bool
+
+	restart, stop, daemonize, help, version bool
+}
+
+// optKind says what an option takes.
+type optKind int
+
+const (
+	flagOpt       optKind = iota // no value: --name
+	stringOpt                    // --name=VALUE or --name VALUE
+	listOpt                      // stringOpt that may be repeated
+	secondsOpt                   // a duration: integer or decimal seconds (Perl) or a Go duration ("500ms")
+	intOpt                       // an integer
+	negSecondsOpt                // secondsOpt that may also be negative ("never")
+)
+
+// optSpec is one row of the option table: the name without dashes, what it
+// takes, and where the value goes.
+type optSpec struct {
+	name string
+	kind optKind
+	set  func(o *options, v string) error
+}
+
+// optionTable lists every option of start_server: Server::Starter's, with
+// the same names and meanings, then ours.
+var optionTable = []optSpec{
+	{"port", listOpt, func(o *options, v string) error { o.ports = append(o.ports, v); return nil }},
+	{"path", listOpt, func(o *options, v string) error { o.paths = append(o.paths, v); return nil }},
+	{"interval", secondsOpt, func(o *options, v string) error { return setSeconds(&o.interval, v, false) }},
+	{"signal-on-hup", stringOpt, func(o *options, v string) error { o.signalOnHUP = v; return nil }},
+	{"signal-on-term", stringOpt, func(o *options, v string) error { o.signalOnTERM = v; return nil }},
+	{"kill-old-delay", secondsOpt, func(o *options, v string) error { return setSeconds(&o.killOldDelay, v, false) }},
+	{"backlog", intOpt, func(o *options, v string) error { return setInt(&o.backlog, v) }},
+	{"dir", stringOpt, func(o *options, v string) error { o.dir = v; return nil }},
+	{"envdir", stringOpt, func(o *options, v string) error { o.envDir, o.envDirGiven = v, true; return nil }},
+	{"enable-auto-restart", flagOpt, func(o *options, _ string) error { o.enableAutoRestart = true; return nil }},
+	{"auto-restart-interval", secondsOpt, func(o *options, v string) error { return setSeconds(&o.autoRestartInterval, v, false) }},
+	{"pid-file", stringOpt, func(o *options, v string) error { o.pidFile = v; return nil }},
+	{"status-file", stringOpt, func(o *options, v string) error { o.statusFile = v; return nil }},
+	{"log-file", stringOpt, func(o *options, v string) error { o.logFile = v; return nil }},
+	{"restart", flagOpt, func(o *options, _ string) error { o.restart = true; return nil }},
+	{"stop", flagOpt, func(o *options, _ string) error { o.stop = true; return nil }},
+	{"daemonize", flagOpt, func(o *options, _ string) error { o.daemonize = true; return nil }},
+	{"help", flagOpt, func(o *options, _ string) error { o.help = true; return nil }},
+	{"version", flagOpt, func(o *options, _ string) error { o.version = true; return nil }},
+	// Beyond Server::Starter.
+	{"ready-timeout", secondsOpt, func(o *options, v string) error { return setSeconds(&o.readyTimeout, v, false) }},
+	{"kill-timeout", negSecondsOpt, func(o *options, v string) error { return setSeconds(&o.killTimeout, v, true) }},
+}
+
+// usageError is a command line that cannot be run as given; start_server
+// exits with exitUsage for it.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// usagef is fmt.Errorf for a usageError.
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
+}
+
+// parseArgs parses a start_server command line (without the program name)
+// the way Perl's Getopt::Long does for start_server: options may come as
+// --name=value, --name value or -name=value; arguments that are not options
+// are the worker command, and so is everything after "--". A non-option
+// argument does not end option parsing (Getopt::Long's "permute"), so a
+// worker's own flags must come after "--".
+func parseArgs(args []string) (*options, error) {
+	o := &options{}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			o.command = append(o.command, args[i+1:]...)
+			break
+		}
+		if len(a) < 2 || a[0] != '-' {
+			o.command = append(o.command, a)
+			continue
+		}
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		spec := lookupOption(name)
+		if spec == nil {
+			return nil, usagef("unknown option %s (the worker command and its flags go after --)", a)
+		}
+		if spec.kind == flagOpt {
+			if hasValue {
+				return nil, usagef("option --%s takes no value, got %q", name, value)
+			}
+			_ = spec.set(o, "")
+			continue
+		}
+		if !hasValue {
+			if i+1 >= len(args) || args[i+1] == "--" {
+				return nil, usagef("option --%s needs a value", name)
+			}
+			i++
+			value = args[i]
+		}
+		if err := spec.set(o, value); err != nil {
+			return nil, usagef("option --%s: %w", name, err)
+		}
+	}
+	return o, nil
+}
+
+func lookupOption(name string) *optSpec {
+	for i := range optionTable {
+		if optionTable[i].name == name {
+			return &optionTable[i]
+		}
+	}
+	return nil
+}
+
+// parseSeconds reads a duration as Server::Starter writes it, a number of
+// seconds ("1", "0.5"), or as Go writes it ("500ms", "2s").
+func parseSeconds(v string, allowNegative bool) (time.Duration, error) {
+	v = strings.TrimSpace(v)
+	var d time.Duration
+	if f, err := strconv.ParseFloat(v, 64); err == nil {
+		d = time.Duration(f * float64(time.Second))
+	} else if d, err = time.ParseDuration(v); err != nil {
+		return 0, fmt.Errorf("%q is not a number of seconds or a duration like 500ms", v)
+	}
+	if d < 0 && !allowNegative {
+		return 0, fmt.Errorf("%q is negative", v)
+	}
+	return d, nil
+}
+
+func setSeconds(dst **time.Duration, v string, allowNegative bool) error {
+	d, err := parseSeconds(v, allowNegative)
+	if err != nil {
+		return err
+	}
+	*dst = &d
+	return nil
+}
+
+func setInt(dst **int, v string) error {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n <= 0 {
+		return fmt.Errorf("%q is not a positive integer", v)
+	}
+	*dst = &n
+	return nil
+}

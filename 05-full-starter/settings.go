@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"hotdeploy/05-full-starter/starter"
+)
+
+// The environment variables that stand in for options, as in Server::Starter.
+const (
+	envEnvDir              = "ENVDIR"
+	envEnableAutoRestart   = "ENABLE_AUTO_RESTART"
+	envAutoRestartInterval = "AUTO_RESTART_INTERVAL"
+	envKillOldDelay        = "KILL_OLD_DELAY"
+)
+
+// Defaults that the CLI decides itself (the others are starter.Config's
+// zero-value defaults).
+const (
+	defaultKillOldDelayAuto = 5 * time.Second // --kill-old-delay with --enable-auto-restart
+	defaultAutoRestart      = 360 * time.Second
+	defaultKillTimeout      = 30 * time.Second
+)
+
+// portSpec matches what Server::Starter accepts for --port: PORT, HOST:PORT
+// or [V6]:PORT, "u" before the port for UDP, "=FD" after it.
+var portSpec = regexp.MustCompile(`^\s*(?:(?:\[([^\]]*)\]|([^\[\]]*)):)?\s*u?(\d+)(?:\s*=(\d+))?\s*$`)
+
+// checkPort reports a --port value Server::Starter would not accept.
+func checkPort(spec string) error {
+	m := portSpec.FindStringSubmatch(spec)
+	if m == nil {
+		return fmt.Errorf("invalid --port %q: want PORT, HOST:PORT or [IPV6]:PORT (u before the port for UDP, =FD after it)", spec)
+	}
+	if n, err := strconv.Atoi(m[3]); err != nil || n > 65535 {
+		return fmt.Errorf("invalid --port %q: port %s is out of range 0-65535", spec, m[3])
+	}
+	if m[2] != "" && strings.Contains(m[2], ":") {
+		return fmt.Errorf("invalid --port %q: an IPv6 address needs brackets, e.g. [::1]:8080", spec)
+	}
+	return nil
+}
+
+// buildConfig turns the parsed command line into a starter.Config.
+//
+// Precedence, as measured on Perl's start_server 0.35 (whose code sets these
+// environment variables from the options before reading the envdir): a
+// command-line option beats the environment variable of the same meaning
+// (ENVDIR, ENABLE_AUTO_RESTART, AUTO_RESTART_INTERVAL, KILL_OLD_DELAY),
+// which beats the default; and a file of that name in the envdir beats both.
+// getenv is os.Getenv in production.
+func buildConfig(o *options, getenv func(string) string) (starter.Config, error) {
+	cfg := starter.Config{
+		Ports:   o.ports,
+		Paths:   o.paths,
+		Command: o.command,
+		Dir:     o.dir,
+	}
+	if len(o.command) == 0 {
+		return cfg, usagef("no worker command given: start_server [options] -- COMMAND [ARGS...]")
+	}
+	for _, p := range o.ports {
+		if err := checkPort(p); err != nil {
+			return cfg, usagef("%w", err)
+		}
+	}
+	for _, p := range o.paths {
+		if p == "" {
+			return cfg, usagef("--path needs a file name")
+		}
+	}
+	for _, s := range []struct {
+		opt, value string
+		dst        *syscall.Signal
+	}{
+		{"--signal-on-hup", o.signalOnHUP, &cfg.SignalOnHUP},
+		{"--signal-on-term", o.signalOnTERM, &cfg.SignalOnTERM},
+	} {
+		if s.value == "" {
+			continue
+		}
+		sig, err := starter.ParseSignal(s.value)
+		if err != nil {
+			return cfg, usagef("%s: %w", s.opt, err)
+		}
+		*s.dst = sig
+	}
+
+	// Environment variables, unless the option was given.
+	env := map[string]string{}
+	for _, k := range []string{envEnvDir, envEnableAutoRestart, envAutoRestartInterval, envKillOldDelay} {
+		if v := getenv(k); v != "" {
+			env[k] = v
+		}
+	}
+	if o.envDirGiven {
+		env[envEnvDir] = o.envDir
+	}
+	if o.enableAutoRestart {
+		env[envEnableAutoRestart] = "1"
+	}
+	if o.autoRestartInterval != nil {
+		env[envAutoRestartInterval] = o.autoRestartInterval.String()
+	}
+	if o.killOldDelay != nil {
+		env[envKillOldDelay] = o.killOldDelay.String()
+	}
+	// Then the envdir's files of those names.
+	cfg.EnvDir = env[envEnvDir]
+	if cfg.EnvDir != "" {
+		for _, k := range []string{envEnableAutoRestart, envAutoRestartInterval, envKillOldDelay} {
+			if v, ok := readEnvFile(filepath.Join(cfg.EnvDir, k)); ok {
+				env[k] = v
+			}
+		}
+	}
+
+	cfg.AutoRestart = perlTrue(env[envEnableAutoRestart])
+	if v, ok := env[envAutoRestartInterval]; ok && cfg.AutoRestart {
+		d, err := parseSeconds(v, false)
+		if err != nil {
+			return cfg, usagef("%s: %w", envAutoRestartInterval, err)
+		}
+		cfg.AutoRestartInterval = d
+	}
+	if cfg.AutoRestart && cfg.AutoRestartInterval == 0 {
+		cfg.AutoRestartInterval = defaultAutoRestart
+	}
+	if v, ok := env[envKillOldDelay]; ok {
+		d, err := parseSeconds(v, false)
+		if err != nil {
+			return cfg, usagef("%s: %w", envKillOldDelay, err)
+		}
+		cfg.KillOldDelay = d
+	} else if cfg.AutoRestart {
+		cfg.KillOldDelay = defaultKillOldDelayAuto
+	}
+
+	if o.interval != nil {
+		cfg.Interval = *o.interval
+		if cfg.Interval == 0 {
+			// Config's zero means "the default, 1s"; --interval=0 means
+			// "do not wait", which the smallest positive duration says.
+			cfg.Interval = time.Nanosecond
+		}
+	}
+	if o.backlog != nil {
+		cfg.Backlog = *o.backlog
+	}
+	if o.readyTimeout != nil {
+		cfg.ReadyTimeout = *o.readyTimeout
+	}
+	if o.killTimeout != nil {
+		cfg.KillTimeout = *o.killTimeout
+		if cfg.KillTimeout == 0 {
+			cfg.KillTimeout = -1 // --kill-timeout=0: never, like a negative value
+		}
+	}
+	cfg.PIDFile, cfg.StatusFile = o.pidFile, o.statusFile
+	return cfg, nil
+}
+
+// perlTrue is Perl's truth for a string: anything but "" and "0".
+func perlTrue(v string) bool { return v != "" && v != "0" }
+
+// readEnvFile reads an envdir file the way Server::Starter does: its first
+// line, without the newline. ok is false if the file cannot be read.
+func readEnvFile(path string) (value string, ok bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", false
+	}
+	defer f.Close()
+	line, err := bufio.NewReader(f).ReadString('\n')
+	if err != nil && line == "" {
+		return "", false
+	}
+	return strings.TrimSuffix(line, "\n"), true
+}
