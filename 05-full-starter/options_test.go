@@ -1,0 +1,189 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func dur(d time.Duration) *time.Duration { return &d }
+
+// TestParseArgs checks Getopt::Long's forms: --opt=value, --opt value,
+// -opt=value, repeated options, flags, the command after -- or between the
+// options.
+func TestParseArgs(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want options
+	}{
+		{"equals form", []string{"--port=8080", "--interval=2", "--", "w"},
+			options{ports: []string{"8080"}, interval: dur(2 * time.Second), command: []string{"w"}}},
+		{"space form", []string{"--port", "8080", "--interval", "2", "--", "w"},
+			options{ports: []string{"8080"}, interval: dur(2 * time.Second), command: []string{"w"}}},
+		{"single dash", []string{"-port=8080", "-pid-file", "p", "--", "w"},
+			options{ports: []string{"8080"}, pidFile: "p", command: []string{"w"}}},
+		{"repeated port and path keep their order", []string{
+			"--port=127.0.0.1:1", "--path", "/tmp/a.sock", "--port", "[::1]:2=5", "--path=/tmp/b.sock", "--", "w"},
+			options{ports: []string{"127.0.0.1:1", "[::1]:2=5"}, paths: []string{"/tmp/a.sock", "/tmp/b.sock"}, command: []string{"w"}}},
+		{"flags", []string{"--enable-auto-restart", "--restart", "--stop", "--help", "--version", "--daemonize"},
+			options{enableAutoRestart: true, restart: true, stop: true, help: true, version: true, daemonize: true}},
+		{"worker flags after -- are the worker's", []string{"--port=1", "--", "w", "--port=2", "-x", "--"},
+			options{ports: []string{"1"}, command: []string{"w", "--port=2", "-x", "--"}}},
+		{"command without -- (Getopt::Long permute)", []string{"--port=1", "w", "arg", "--interval=3"},
+			options{ports: []string{"1"}, interval: dur(3 * time.Second), command: []string{"w", "arg"}}},
+		{"durations: seconds, decimals, Go units", []string{"--interval=0.25", "--kill-old-delay", "1500ms", "--ready-timeout=10", "--auto-restart-interval=2m", "--", "w"},
+			options{interval: dur(250 * time.Millisecond), killOldDelay: dur(1500 * time.Millisecond), readyTimeout: dur(10 * time.Second),
+				autoRestartInterval: dur(2 * time.Minute), command: []string{"w"}}},
+		{"kill-timeout may be negative, in either form", []string{"--kill-timeout", "-1", "--", "w"},
+			options{killTimeout: dur(-time.Second), command: []string{"w"}}},
+		{"strings", []string{"--signal-on-hup=USR1", "--signal-on-term", "INT", "--dir=/d", "--envdir", "/e", "--status-file=s", "--log-file", "|cat", "--backlog=64", "--", "w"},
+			options{signalOnHUP: "USR1", signalOnTERM: "INT", dir: "/d", envDir: "/e", envDirGiven: true, statusFile: "s", logFile: "|cat",
+				backlog: func() *int { n := 64; return &n }(), command: []string{"w"}}},
+		{"a value may start with a dash", []string{"--dir", "-weird", "--", "w"},
+			options{dir: "-weird", command: []string{"w"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseArgs(tt.args)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, *got)
+		})
+	}
+}
+
+func TestParseArgsErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown option", []string{"--prot=80", "--", "w"}, "unknown option --prot=80 (the worker command and its flags go after --)"},
+		{"worker flag before --", []string{"--port=80", "w", "-v"}, "unknown option -v (the worker command and its flags go after --)"},
+		{"flag with a value", []string{"--stop=yes"}, `option --stop takes no value, got "yes"`},
+		{"missing value at the end", []string{"--port"}, "option --port needs a value"},
+		{"missing value before --", []string{"--pid-file", "--", "w"}, "option --pid-file needs a value"},
+		{"bad seconds", []string{"--interval=soon", "--", "w"}, `option --interval: "soon" is not a number of seconds or a duration like 500ms`},
+		{"negative interval", []string{"--interval=-1", "--", "w"}, `option --interval: "-1" is negative`},
+		{"bad backlog", []string{"--backlog=0", "--", "w"}, `option --backlog: "0" is not a positive integer`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := parseArgs(tt.args)
+			require.Error(t, err)
+			assert.Equal(t, tt.want, err.Error())
+			assert.ErrorAs(t, err, new(usageError))
+		})
+	}
+}
+
+// TestBuildConfigPrecedence checks option > environment variable > default,
+// and envdir file > both, as Perl's start_server 0.35 does it.
+func TestBuildConfigPrecedence(t *testing.T) {
+	envDir := t.TempDir()
+	otherDir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(otherDir, "KILL_OLD_DELAY"), []byte("7\nignored\n"), 0o644))
+
+	tests := []struct {
+		name          string
+		args          []string
+		env           map[string]string
+		killOldDelay  time.Duration
+		autoRestart   bool
+		autoInterval  time.Duration
+		wantEnvDir    string
+		wantErrSubstr string
+	}{
+		{name: "defaults", args: []string{"--", "w"}},
+		{name: "env stands in for a missing option", args: []string{"--", "w"},
+			env: map[string]string{"KILL_OLD_DELAY": "3", "ENABLE_AUTO_RESTART": "1", "AUTO_RESTART_INTERVAL": "9"},
+			killOldDelay: 3 * time.Second, autoRestart: true, autoInterval: 9 * time.Second},
+		{name: "option beats env", args: []string{"--kill-old-delay=0", "--auto-restart-interval=4", "--", "w"},
+			env:          map[string]string{"KILL_OLD_DELAY": "3", "ENABLE_AUTO_RESTART": "yes", "AUTO_RESTART_INTERVAL": "9"},
+			killOldDelay: 0, autoRestart: true, autoInterval: 4 * time.Second},
+		{name: "auto-restart defaults: interval 360s, kill-old-delay 5s", args: []string{"--enable-auto-restart", "--", "w"},
+			killOldDelay: 5 * time.Second, autoRestart: true, autoInterval: 360 * time.Second},
+		{name: "ENABLE_AUTO_RESTART=0 is false, as in Perl", args: []string{"--", "w"},
+			env: map[string]string{"ENABLE_AUTO_RESTART": "0"}},
+		{name: "ENVDIR env", args: []string{"--", "w"}, env: map[string]string{"ENVDIR": envDir}, wantEnvDir: envDir},
+		{name: "--envdir beats ENVDIR", args: []string{"--envdir", otherDir, "--", "w"}, env: map[string]string{"ENVDIR": envDir},
+			wantEnvDir: otherDir, killOldDelay: 7 * time.Second},
+		{name: "envdir file beats the option", args: []string{"--envdir=" + otherDir, "--kill-old-delay=1", "--", "w"},
+			wantEnvDir: otherDir, killOldDelay: 7 * time.Second},
+		{name: "bad env value", args: []string{"--", "w"}, env: map[string]string{"KILL_OLD_DELAY": "x"},
+			wantErrSubstr: `KILL_OLD_DELAY: "x" is not a number of seconds`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o, err := parseArgs(tt.args)
+			require.NoError(t, err)
+			cfg, err := buildConfig(o, func(k string) string { return tt.env[k] })
+			if tt.wantErrSubstr != "" {
+				require.ErrorContains(t, err, tt.wantErrSubstr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.killOldDelay, cfg.KillOldDelay, "KillOldDelay")
+			assert.Equal(t, tt.autoRestart, cfg.AutoRestart, "AutoRestart")
+			assert.Equal(t, tt.autoInterval, cfg.AutoRestartInterval, "AutoRestartInterval")
+			assert.Equal(t, tt.wantEnvDir, cfg.EnvDir, "EnvDir")
+		})
+	}
+}
+
+func TestBuildConfigFields(t *testing.T) {
+	o, err := parseArgs([]string{"--port=127.0.0.1:0", "--port", "u9000", "--path=/tmp/x.sock", "--interval=0",
+		"--signal-on-hup=usr1", "--signal-on-term", "SIGINT", "--backlog=16", "--dir=/tmp", "--pid-file=p", "--status-file=s",
+		"--ready-timeout=5", "--kill-timeout=0", "--", "w", "a"})
+	require.NoError(t, err)
+	cfg, err := buildConfig(o, func(string) string { return "" })
+	require.NoError(t, err)
+	assert.Equal(t, []string{"127.0.0.1:0", "u9000"}, cfg.Ports)
+	assert.Equal(t, []string{"/tmp/x.sock"}, cfg.Paths)
+	assert.Equal(t, []string{"w", "a"}, cfg.Command)
+	assert.Equal(t, time.Nanosecond, cfg.Interval, "--interval=0 must not mean the 1s default")
+	assert.Equal(t, syscall.SIGUSR1, cfg.SignalOnHUP)
+	assert.Equal(t, syscall.SIGINT, cfg.SignalOnTERM)
+	assert.Equal(t, 16, cfg.Backlog)
+	assert.Equal(t, "/tmp", cfg.Dir)
+	assert.Equal(t, "p", cfg.PIDFile)
+	assert.Equal(t, "s", cfg.StatusFile)
+	assert.Equal(t, 5*time.Second, cfg.ReadyTimeout)
+	assert.Equal(t, time.Duration(-1), cfg.KillTimeout, "--kill-timeout=0 means never")
+}
+
+func TestBuildConfigErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--port=8080"}, "no worker command given"},
+		{[]string{"--port=http", "--", "w"}, `invalid --port "http"`},
+		{[]string{"--port=127.0.0.1:99999", "--", "w"}, "port 99999 is out of range"},
+		{[]string{"--port=::1:80", "--", "w"}, "an IPv6 address needs brackets"},
+		{[]string{"--port=80=x", "--", "w"}, `invalid --port "80=x"`},
+		{[]string{"--signal-on-hup=NOPE", "--", "w"}, "--signal-on-hup"},
+		{[]string{"--path=", "--", "w"}, "--path needs a file name"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			o, err := parseArgs(tt.args)
+			require.NoError(t, err)
+			_, err = buildConfig(o, func(string) string { return "" })
+			require.ErrorContains(t, err, tt.want)
+			assert.ErrorAs(t, err, new(usageError))
+		})
+	}
+}
+
+func TestCheckPortAccepts(t *testing.T) {
+	for _, spec := range []string{"80", "0", "127.0.0.1:8080", "localhost:80", "[::1]:8080", "u9000", "127.0.0.1:u9000",
+		"8080=5", "[::1]:80=7", " 80 "} {
+		assert.NoError(t, checkPort(spec), spec)
+	}
+}
