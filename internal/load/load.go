@@ -68,6 +68,7 @@ type Run struct {
 	errs      map[Class]int
 	byPID     map[int]int
 	byGen     map[int]int
+	byVersion map[string]int
 	firstPID  int
 	latencies []time.Duration
 	samples   []string
@@ -98,6 +99,8 @@ func Start(cfg Config) (*Run, error) {
 		errs:  map[Class]int{},
 		byPID: map[int]int{},
 		byGen: map[int]int{},
+
+		byVersion: map[string]int{},
 	}
 	var wg sync.WaitGroup
 	for range cfg.Clients {
@@ -220,6 +223,7 @@ type result struct {
 	status int
 	pid    int
 	gen    int
+	ver    string
 	close  bool // the server said Connection: close
 	took   time.Duration
 }
@@ -246,7 +250,7 @@ func (r *Run) roundTrip(conn net.Conn, br *bufio.Reader) result {
 	}
 	pid, _ := strconv.Atoi(resp.Header.Get("X-Pid"))
 	gen, _ := strconv.Atoi(resp.Header.Get("X-Generation"))
-	return result{status: resp.StatusCode, pid: pid, gen: gen, close: resp.Close}
+	return result{status: resp.StatusCode, pid: pid, gen: gen, ver: resp.Header.Get("X-Version"), close: resp.Close}
 }
 
 // Classify names the class of a failed request's error.
@@ -294,6 +298,9 @@ func (r *Run) record(res result) {
 	if res.gen != 0 {
 		r.byGen[res.gen]++
 	}
+	if res.ver != "" {
+		r.byVersion[res.ver]++
+	}
 }
 
 // Snapshot returns the report so far; the run goes on.
@@ -306,6 +313,7 @@ func (r *Run) Snapshot() Report {
 		Errors:   copyMap(r.errs),
 		ByPID:    copyMap(r.byPID),
 		ByGen:    copyMap(r.byGen),
+		ByVer:    copyMap(r.byVersion),
 		FirstPID: r.firstPID,
 		Samples:  append([]string(nil), r.samples...),
 		Elapsed:  time.Since(r.start),
@@ -344,13 +352,14 @@ func percentile(sorted []time.Duration, p int) time.Duration {
 // Report is what the clients saw. Latencies are filled in only once the run
 // has ended (the report from Stop).
 type Report struct {
-	Sent     int           // requests attempted
-	OK       int           // 2xx responses read in full
-	Errors   map[Class]int // failed requests by class
-	ByPID    map[int]int   // 2xx responses by X-Pid
-	ByGen    map[int]int   // 2xx responses by X-Generation (empty if the server sends none)
-	FirstPID int           // X-Pid of the first 2xx response
-	P50      time.Duration // latency of 2xx responses
+	Sent     int            // requests attempted
+	OK       int            // 2xx responses read in full
+	Errors   map[Class]int  // failed requests by class
+	ByPID    map[int]int    // 2xx responses by X-Pid
+	ByGen    map[int]int    // 2xx responses by X-Generation (empty if the server sends none)
+	ByVer    map[string]int // 2xx responses by X-Version (empty if the server sends none)
+	FirstPID int            // X-Pid of the first 2xx response
+	P50      time.Duration  // latency of 2xx responses
 	P99      time.Duration
 	Max      time.Duration
 	Elapsed  time.Duration
@@ -399,6 +408,18 @@ func (r Report) String() string {
 		fmt.Fprintf(&b, "served by generation:")
 		for _, g := range sortedKeys(r.ByGen) {
 			fmt.Fprintf(&b, " %d=%d", g, r.ByGen[g])
+		}
+		b.WriteString("\n")
+	}
+	if len(r.ByVer) > 0 {
+		vers := make([]string, 0, len(r.ByVer))
+		for v := range r.ByVer {
+			vers = append(vers, v)
+		}
+		sort.Strings(vers)
+		fmt.Fprintf(&b, "served by version:")
+		for _, v := range vers {
+			fmt.Fprintf(&b, " %s=%d", v, r.ByVer[v])
 		}
 		b.WriteString("\n")
 	}

@@ -27,6 +27,7 @@ func TestCountsAndAttribution(t *testing.T) {
 	addr := serve(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Pid", strconv.Itoa(os.Getpid()))
 		w.Header().Set("X-Generation", "7")
+		w.Header().Set("X-Version", "v9")
 		fmt.Fprintln(w, "ok")
 	})
 	for _, ka := range []bool{false, true} {
@@ -38,6 +39,7 @@ func TestCountsAndAttribution(t *testing.T) {
 		assert.Equal(t, 0, rep.Failed())
 		assert.Equal(t, map[int]int{os.Getpid(): 200}, rep.ByPID)
 		assert.Equal(t, map[int]int{7: 200}, rep.ByGen)
+		assert.Equal(t, map[string]int{"v9": 200}, rep.ByVer)
 		assert.Equal(t, os.Getpid(), rep.FirstPID)
 		assert.Positive(t, rep.P50)
 		assert.GreaterOrEqual(t, rep.P99, rep.P50)
