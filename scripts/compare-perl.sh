@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Compare Perl's start_server (Server::Starter 0.35) with ours, side by side:
+# same worker (05-full-starter/example), same load (internal/load), loopback,
+# OS-chosen ports. Prints a Markdown table; progress goes to stderr.
+#
+#   scripts/compare-perl.sh                 # defaults: 50 clients, 3 restarts
+#   scripts/compare-perl.sh -restarts 5     # flags go to comparebench (-h)
+#
+# Needs /usr/bin/start_server (Debian: apt-get install libserver-starter-perl).
+# Bounded: every wait has a deadline, the whole run takes about two minutes.
+# Not part of go test: it measures, it does not assert.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+perl_starter=${PERL_START_SERVER:-/usr/bin/start_server}
+if [[ ! -x $perl_starter ]]; then
+	echo "compare-perl.sh: $perl_starter not found (apt-get install libserver-starter-perl)" >&2
+	exit 1
+fi
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+go build -o "$tmp/start_server" ./05-full-starter
+go build -o "$tmp/example" ./05-full-starter/example
+go build -o "$tmp/comparebench" ./05-full-starter/internal/comparebench
+timeout 600 "$tmp/comparebench" -perl "$perl_starter" -ours "$tmp/start_server" -worker "$tmp/example" "$@"
