@@ -2,11 +2,8 @@ package main
 
 import (
 	"bufio"
-	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -30,25 +27,6 @@ const (
 	defaultKillTimeout      = 30 * time.Second
 )
 
-// portSpec matches what Server::Starter accepts for --port: PORT, HOST:PORT
-// or [V6]:PORT, "u" before the port for UDP, "=FD" after it.
-var portSpec = regexp.MustCompile(`^\s*(?:(?:\[([^\]]*)\]|([^\[\]]*)):)?\s*u?(\d+)(?:\s*=(\d+))?\s*$`)
-
-// checkPort reports a --port value Server::Starter would not accept.
-func checkPort(spec string) error {
-	m := portSpec.FindStringSubmatch(spec)
-	if m == nil {
-		return fmt.Errorf("invalid --port %q: want PORT, HOST:PORT or [IPV6]:PORT (u before the port for UDP, =FD after it)", spec)
-	}
-	if n, err := strconv.Atoi(m[3]); err != nil || n > 65535 {
-		return fmt.Errorf("invalid --port %q: port %s is out of range 0-65535", spec, m[3])
-	}
-	if m[2] != "" && strings.Contains(m[2], ":") {
-		return fmt.Errorf("invalid --port %q: an IPv6 address needs brackets, e.g. [::1]:8080", spec)
-	}
-	return nil
-}
-
 // buildConfig turns the parsed command line into a starter.Config.
 //
 // Precedence, as measured on Perl's start_server 0.35 (whose code sets these
@@ -66,11 +44,6 @@ func buildConfig(o *options, getenv func(string) string) (starter.Config, error)
 	}
 	if len(o.command) == 0 {
 		return cfg, usagef("no worker command given: start_server [options] -- COMMAND [ARGS...]")
-	}
-	for _, p := range o.ports {
-		if err := checkPort(p); err != nil {
-			return cfg, usagef("%w", err)
-		}
 	}
 	for _, p := range o.paths {
 		if p == "" {
