@@ -79,6 +79,11 @@ func StartCmd(cmd *exec.Cmd) (*Process, error) {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
 	cmd.SysProcAttr.Setpgid = true
+	// Wait also waits until nobody writes to the output pipes any more. A
+	// child the program left behind keeps them open; without a limit, Wait
+	// (and so Done) would hang until that child exits, and the leak would
+	// look like a hang instead of being reported by Survivors.
+	cmd.WaitDelay = 2 * time.Second
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", cmd.Path, err)
 	}
