@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"regexp"
+	"strings"
 	"syscall"
 	"time"
 
@@ -92,8 +93,8 @@ func run(ctx context.Context, what string) error {
 		for _, r := range rows {
 			fmt.Println(r)
 		}
-		fmt.Printf("\n(%d clients, %d restarts per row, go run ./internal/cmd/loadtest -c %d -restarts %d -per-gen %d table)\n",
-			*clients, *restarts, *clients, *restarts, *perGen)
+		fmt.Printf("\n%d clients, %d restarts per row, %d responses between restarts: scripts/loadtest.sh %s\n",
+			*clients, *restarts, *perGen, strings.Join(os.Args[1:], " "))
 	}
 	return nil
 }
