@@ -8,6 +8,7 @@ package starter
 
 import (
 	"io"
+	"os"
 	"syscall"
 	"time"
 )
@@ -20,10 +21,19 @@ type Config struct {
 	// Ports are the --port specs in option order, exactly as given
 	// (PORT, HOST:PORT, [V6]:PORT, with an optional "u" before the port for
 	// UDP and an optional "=FD" suffix). Each spec minus its "=FD" suffix is
-	// the key in SERVER_STARTER_PORT.
+	// the key in SERVER_STARTER_PORT, normalized as Perl's start_server
+	// does: blanks and the "u" dropped, IPv6 in brackets ("127.0.0.1:u9000"
+	// has the key "127.0.0.1:9000", "::1:80" the key "[::1]:80").
 	Ports []string
-	// Paths are the --path unix stream sockets, in option order.
+	// Paths are the --path unix stream sockets, in option order. An existing
+	// socket nobody answers on is replaced (with a warning); anything else
+	// at the path (a regular file, a live socket) is an error and is left
+	// alone.
 	Paths []string
+	// PathMode is the permission of the --path sockets (beyond Perl, whose
+	// sockets are world-writable): zero means 0600, only the starter's user
+	// may connect; 0660 lets its group in.
+	PathMode os.FileMode
 	// Command is the worker command and its arguments. Required.
 	Command []string
 
@@ -33,8 +43,13 @@ type Config struct {
 	Interval     time.Duration  // --interval: alive this long without READY=1 = started (1s)
 	SignalOnHUP  syscall.Signal // --signal-on-hup: sent to old workers (SIGTERM)
 	SignalOnTERM syscall.Signal // --signal-on-term: forwarded on shutdown (SIGTERM)
-	KillOldDelay time.Duration  // --kill-old-delay: between "new is running" and signalling old (0)
+	KillOldDelay time.Duration  // --kill-old-delay: between "new is running" and signalling old (0; see below)
 	Backlog      int            // --backlog: listen(2) backlog (SOMAXCONN)
+
+	// KillOldDelay is used as given. Perl's default is 5s when auto-restart
+	// is enabled and neither --kill-old-delay nor KILL_OLD_DELAY was given;
+	// only the caller can tell an explicit 0 from "not given", so applying
+	// that default is the caller's job.
 
 	AutoRestart         bool          // --enable-auto-restart
 	AutoRestartInterval time.Duration // --auto-restart-interval (360s)

@@ -1,0 +1,207 @@
+package starter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// defaultBacklog is the listen(2) backlog when --backlog is not given: the
+// system's maximum (the kernel caps any larger value to it anyway).
+func defaultBacklog() int {
+	if b, err := os.ReadFile("/proc/sys/net/core/somaxconn"); err == nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && n > 0 {
+			return n
+		}
+	}
+	return syscall.SOMAXCONN
+}
+
+// bindInet creates, binds and (for TCP) listens on the socket of a --port
+// spec, with SO_REUSEADDR, and IPV6_V6ONLY for IPv6 so that [::]:80 and
+// 0.0.0.0:80 are separate sockets, as in Perl. A host name is resolved to its
+// first IPv4 address (Perl uses gethostbyname). The returned file is
+// close-on-exec and owned by the caller.
+func bindInet(spec socketSpec, backlog int) (*boundSocket, error) {
+	fail := func(err error) (*boundSocket, error) {
+		return nil, fmt.Errorf("--port %s: %w", spec.key, err)
+	}
+	ip, err := resolveHost(spec.host)
+	if err != nil {
+		return fail(err)
+	}
+	domain := syscall.AF_INET
+	var sa syscall.Sockaddr
+	if ip4 := ip.To4(); ip4 != nil {
+		a := &syscall.SockaddrInet4{Port: spec.port}
+		copy(a.Addr[:], ip4)
+		sa = a
+	} else {
+		domain = syscall.AF_INET6
+		a := &syscall.SockaddrInet6{Port: spec.port}
+		copy(a.Addr[:], ip.To16())
+		sa = a
+	}
+	typ := syscall.SOCK_STREAM
+	if spec.network == "udp" {
+		typ = syscall.SOCK_DGRAM
+	}
+	fd, err := socketCloexec(domain, typ, 0)
+	if err != nil {
+		return fail(fmt.Errorf("socket: %w", err))
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			syscall.Close(fd)
+		}
+	}()
+	if err := syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1); err != nil {
+		return fail(fmt.Errorf("setsockopt SO_REUSEADDR: %w", err))
+	}
+	if domain == syscall.AF_INET6 {
+		if err := syscall.SetsockoptInt(fd, syscall.IPPROTO_IPV6, syscall.IPV6_V6ONLY, 1); err != nil {
+			return fail(fmt.Errorf("setsockopt IPV6_V6ONLY: %w", err))
+		}
+	}
+	if err := syscall.Bind(fd, sa); err != nil {
+		return fail(fmt.Errorf("bind: %w", err))
+	}
+	if typ == syscall.SOCK_STREAM {
+		if err := syscall.Listen(fd, backlog); err != nil {
+			return fail(fmt.Errorf("listen: %w", err))
+		}
+	}
+	addr := sockAddrString(fd)
+	ok = true
+	return &boundSocket{spec: spec, file: os.NewFile(uintptr(fd), spec.network+":"+addr), addr: addr}, nil
+}
+
+// resolveHost turns the host of a --port spec into an address: "" is
+// 0.0.0.0, an IP literal is itself, a name is looked up (IPv4 only).
+func resolveHost(host string) (net.IP, error) {
+	if host == "" {
+		return net.IPv4zero, nil
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		return ip, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ips, err := net.DefaultResolver.LookupIP(ctx, "ip4", host)
+	if err != nil {
+		return nil, fmt.Errorf("resolve host %q: %w", host, err)
+	}
+	if len(ips) == 0 {
+		return nil, fmt.Errorf("resolve host %q: no IPv4 address", host)
+	}
+	return ips[0], nil
+}
+
+// sockAddrString is the local address of socket fd as text: "1.2.3.4:80",
+// "[::1]:80", a unix path, or "?" if getsockname fails.
+func sockAddrString(fd int) string {
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		return "?"
+	}
+	switch a := sa.(type) {
+	case *syscall.SockaddrInet4:
+		return net.JoinHostPort(net.IP(a.Addr[:]).String(), strconv.Itoa(a.Port))
+	case *syscall.SockaddrInet6:
+		return net.JoinHostPort(net.IP(a.Addr[:]).String(), strconv.Itoa(a.Port))
+	case *syscall.SockaddrUnix:
+		if a.Name == "" {
+			return "@"
+		}
+		return a.Name
+	}
+	return "?"
+}
+
+// errInUse is wrapped by bindUnix when a server already answers on the path.
+var errInUse = errors.New("a server is already listening on it")
+
+// defaultPathMode is the mode of --path sockets when Config.PathMode is 0:
+// only the starter's user may connect (Perl's are world-writable).
+const defaultPathMode os.FileMode = 0o600
+
+// bindUnix creates the unix stream socket of a --path and listens on it.
+//
+// What is at the path already decides: nothing — fine; a socket nobody
+// answers on (left by a crashed server) — removed, with a warning through
+// warnf; a socket a server answers on — refused (errInUse); anything else, a
+// regular file above all — refused with an error, and never deleted.
+//
+// The socket is created while the process umask is 0077, so it is never
+// reachable by others, not even for a moment; then it gets mode (0600 if
+// zero). The umask is process-wide: bindUnix must not run while other
+// goroutines create files (Run binds before it starts anything else).
+func bindUnix(spec socketSpec, backlog int, mode os.FileMode, warnf func(string, ...any)) (*boundSocket, error) {
+	path := spec.path
+	fail := func(err error) (*boundSocket, error) {
+		return nil, fmt.Errorf("--path %s: %w", path, err)
+	}
+	if mode == 0 {
+		mode = defaultPathMode
+	}
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode().Type() != os.ModeSocket {
+			return fail(fmt.Errorf("exists and is not a socket (%v); refusing to remove it", fi.Mode().Type()))
+		}
+		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+			c.Close()
+			return fail(errInUse)
+		}
+		warnf("removing existing socket file:%s", path)
+		if err := os.Remove(path); err != nil {
+			return fail(fmt.Errorf("remove stale socket: %w", err))
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return fail(err)
+	}
+	fd, err := socketCloexec(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		return fail(fmt.Errorf("socket: %w", err))
+	}
+	old := syscall.Umask(0o077)
+	err = syscall.Bind(fd, &syscall.SockaddrUnix{Name: path})
+	syscall.Umask(old)
+	if err != nil {
+		syscall.Close(fd)
+		return fail(fmt.Errorf("bind: %w", err))
+	}
+	info, err := os.Lstat(path)
+	if err == nil {
+		err = os.Chmod(path, mode)
+	}
+	if err == nil {
+		err = syscall.Listen(fd, backlog)
+	}
+	if err != nil {
+		syscall.Close(fd)
+		os.Remove(path)
+		return fail(err)
+	}
+	return &boundSocket{spec: spec, file: os.NewFile(uintptr(fd), "unix:"+path), addr: path, unixInfo: info}, nil
+}
+
+// removeUnixSocket removes the socket file of a --path at exit, but only if
+// the file at the path is still the one bindUnix created (not one another
+// program put there since).
+func removeUnixSocket(s *boundSocket) {
+	if s.unixInfo == nil {
+		return
+	}
+	// Inode numbers are reused quickly; the creation time tells apart a new
+	// socket that got the same inode.
+	if fi, err := os.Lstat(s.spec.path); err == nil && os.SameFile(fi, s.unixInfo) && fi.ModTime().Equal(s.unixInfo.ModTime()) {
+		os.Remove(s.spec.path)
+	}
+}

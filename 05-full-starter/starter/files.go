@@ -1,0 +1,143 @@
+package starter
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// pidFile is a held --pid-file: it contains "PID\n" and this process holds
+// an exclusive flock on it until release. A second start_server with the same
+// pid file fails instead of overwriting it; --stop and --restart check the
+// lock to tell a running server from a stale file.
+type pidFile struct {
+	path string
+	f    *os.File
+}
+
+// acquirePIDFile opens (creating if needed) and locks path, then writes
+// "PID\n". It never blocks: a pid file locked by a running start_server is
+// an error naming that server's pid. The file is not truncated before it is
+// locked, so a failed attempt leaves the running server's file intact.
+func acquirePIDFile(path string) (*pidFile, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("--pid-file: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		other, _ := readPID(path)
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("--pid-file %s is locked: another start_server (pid %d) is running", path, other)
+		}
+		return nil, fmt.Errorf("--pid-file %s: flock: %w", path, err)
+	}
+	if err := f.Truncate(0); err == nil {
+		_, err = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--pid-file %s: write: %w", path, err)
+	}
+	return &pidFile{path: path, f: f}, nil
+}
+
+// release removes the pid file, then closes it (which drops the lock), in
+// that order: whoever waits for the lock finds the file gone.
+func (p *pidFile) release() {
+	if p == nil {
+		return
+	}
+	os.Remove(p.path)
+	p.f.Close()
+}
+
+// readPID reads the pid from a pid file's first line.
+func readPID(path string) (int, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil || pid <= 0 {
+		return 0, fmt.Errorf("pid file %s: no pid in %q", path, line)
+	}
+	return pid, nil
+}
+
+// statusEntry is one line of the status file.
+type statusEntry struct{ gen, pid int }
+
+// writeStatusFile replaces path with one "GEN:PID\n" line per entry, sorted
+// by generation, atomically: it writes path.PID (Perl's temp name) and
+// renames it over path, so a reader never sees a partial file.
+func writeStatusFile(path string, entries []statusEntry) error {
+	sort.Slice(entries, func(i, j int) bool { return entries[i].gen < entries[j].gen })
+	var b strings.Builder
+	for _, e := range entries {
+		fmt.Fprintf(&b, "%d:%d\n", e.gen, e.pid)
+	}
+	return writeAtomic(path, b.String())
+}
+
+// writeAtomic writes data to path through a temp file and rename.
+func writeAtomic(path, data string) error {
+	tmp := path + "." + strconv.Itoa(os.Getpid())
+	if err := os.WriteFile(tmp, []byte(data), 0o644); err != nil {
+		return fmt.Errorf("status file: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("status file: %w", err)
+	}
+	return nil
+}
+
+// readStatusFile parses a status file into its generations and pids.
+func readStatusFile(path string) ([]statusEntry, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []statusEntry
+	for _, line := range strings.Split(string(b), "\n") {
+		g, p, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		gen, err1 := strconv.Atoi(g)
+		pid, err2 := strconv.Atoi(p)
+		if err1 == nil && err2 == nil {
+			out = append(out, statusEntry{gen, pid})
+		}
+	}
+	return out, nil
+}
+
+// failedFile is the failure marker next to a status file: STATUSFILE.failed. Beyond Perl: when
+// a new worker fails to start, the starter writes "GEN REASON\n" there, and
+// removes the file once a worker is running again and at exit. Restart reads
+// it to fail fast instead of waiting forever like Perl's --restart.
+func failedFile(statusFile string) string {
+	return statusFile + ".failed"
+}
+
+// readFailedFile returns the generation and reason of the last failed start,
+// or ok=false if there is no marker.
+func readFailedFile(statusFile string) (gen int, reason string, ok bool) {
+	b, err := os.ReadFile(failedFile(statusFile))
+	if err != nil {
+		return 0, "", false
+	}
+	g, r, _ := strings.Cut(strings.TrimSpace(string(b)), " ")
+	gen, err = strconv.Atoi(g)
+	if err != nil {
+		return 0, "", false
+	}
+	return gen, r, true
+}

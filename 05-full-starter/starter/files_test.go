@@ -1,0 +1,64 @@
+package starter
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestPIDFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "pid")
+	pf, err := acquirePIDFile(path)
+	require.NoError(t, err)
+	b, _ := os.ReadFile(path)
+	assert.Equal(t, strconv.Itoa(os.Getpid())+"\n", string(b))
+
+	// flock locks are per open file description: a second acquire in the
+	// same process conflicts just like a second start_server would.
+	_, err = acquirePIDFile(path)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "is locked: another start_server (pid "+strconv.Itoa(os.Getpid())+")")
+	b, _ = os.ReadFile(path)
+	assert.Equal(t, strconv.Itoa(os.Getpid())+"\n", string(b), "the failed attempt must not touch the file")
+
+	pid, f, err := openRunning(path)
+	require.NoError(t, err)
+	assert.Equal(t, os.Getpid(), pid)
+	f.Close()
+
+	pf.release()
+	_, err = os.Stat(path)
+	assert.ErrorIs(t, err, os.ErrNotExist)
+	_, _, err = openRunning(path)
+	assert.ErrorContains(t, err, "does not exist")
+	assert.ErrorContains(t, Stop(path, time.Second), "no running start_server")
+
+	// A stale file (nobody holds the lock).
+	require.NoError(t, os.WriteFile(path, []byte("12345\n"), 0o644))
+	_, _, err = openRunning(path)
+	assert.ErrorContains(t, err, "is not locked (stale file of pid 12345)")
+	// And it can be taken over.
+	pf, err = acquirePIDFile(path)
+	require.NoError(t, err)
+	pf.release()
+}
+
+func TestStatusFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "status")
+	require.NoError(t, writeStatusFile(path, []statusEntry{{3, 30}, {1, 10}, {2, 20}}))
+	b, _ := os.ReadFile(path)
+	assert.Equal(t, "1:10\n2:20\n3:30\n", string(b))
+	es, err := readStatusFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, []statusEntry{{1, 10}, {2, 20}, {3, 30}}, es)
+	require.NoError(t, writeStatusFile(path, nil))
+	b, _ = os.ReadFile(path)
+	assert.Equal(t, "", string(b))
+	left, _ := filepath.Glob(path + ".*")
+	assert.Empty(t, left, "no temp file left behind")
+}

@@ -1,0 +1,211 @@
+package starter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+// Defaults of the Config fields whose zero value means "the default".
+const (
+	DefaultInterval            = time.Second
+	DefaultKillTimeout         = 30 * time.Second
+	DefaultAutoRestartInterval = 360 * time.Second
+	backoffMin                 = time.Second
+	backoffMax                 = 30 * time.Second
+)
+
+// Run is start_server: it validates cfg, takes the pid file, binds the
+// sockets, starts the first worker and supervises workers until the starter
+// gets SIGTERM or SIGINT, or ctx is cancelled (which counts as SIGTERM). Then
+// it forwards the stop signal to every worker, waits for all of them (with
+// KillTimeout), closes the sockets, removes the --path sockets, the status
+// file and the pid file, logs "exiting" and returns nil.
+//
+// It blocks until then. Errors are returned only for setup problems, before
+// any worker was started, each naming what is wrong (an invalid --port, a
+// port in use, a locked pid file, a regular file at a --path, ...); nothing
+// the starter did not create is deleted on those paths.
+//
+// Run handles SIGHUP, SIGTERM and SIGINT itself (os/signal) while it runs.
+// The program's main must call RunShimIfRequested before anything else; Run
+// refuses to run in a process that is the exec shim.
+func Run(ctx context.Context, cfg Config) (err error) {
+	if os.Getenv(shimEnv) != "" {
+		return errors.New("start_server: running as the exec shim: main must call starter.RunShimIfRequested first")
+	}
+	var log io.Writer = os.Stderr
+	if cfg.Log != nil {
+		log = cfg.Log
+	}
+	logf := func(format string, args ...any) { fmt.Fprintf(log, format+"\n", args...) }
+
+	set, specs, err := validate(cfg)
+	if err != nil {
+		return err
+	}
+
+	// Fail on a running instance before touching any socket path.
+	var pf *pidFile
+	if cfg.PIDFile != "" {
+		if pf, err = acquirePIDFile(cfg.PIDFile); err != nil {
+			return err
+		}
+	}
+	var socks []*boundSocket
+	var notify *notifyDir
+	defer func() {
+		for _, s := range socks {
+			s.file.Close()
+			removeUnixSocket(s)
+		}
+		if notify != nil {
+			notify.Close()
+		}
+		if cfg.StatusFile != "" {
+			os.Remove(cfg.StatusFile)
+			os.Remove(failedFile(cfg.StatusFile))
+		}
+		pf.release()
+		if err == nil {
+			logf("exiting")
+		}
+	}()
+
+	closeStrayFDsOnExec()
+	activated, err := adoptActivated(os.Getenv, os.Getpid())
+	if err != nil {
+		return err
+	}
+
+	logf("start_server (pid:%d) starting now...", os.Getpid())
+	backlog := cfg.Backlog
+	if backlog <= 0 {
+		backlog = defaultBacklog()
+	}
+	for _, spec := range specs {
+		var s *boundSocket
+		if spec.network == "unix" {
+			s, err = bindUnix(spec, backlog, cfg.PathMode, logf)
+		} else {
+			s, err = bindInet(spec, backlog)
+		}
+		if err != nil {
+			return err
+		}
+		socks = append(socks, s)
+	}
+	socks = append(socks, activated...)
+	plan, err := planFDs(socks)
+	if err != nil {
+		return err
+	}
+	for _, s := range socks {
+		if s.spec.fd >= 0 {
+			logf("socket is duplicated to file descriptor %d", s.spec.fd)
+		}
+		logf("listening on %s %s (SERVER_STARTER_PORT key %q, fd %d)", s.spec.network, s.addr, s.spec.key, s.workerFD)
+	}
+	if len(socks) > 0 && plan.listenFDs == 0 {
+		logf("LISTEN_FDS not set for workers: the sockets are not on fds 3..%d (=FD)", 2+len(socks))
+	}
+	l := &launcher{
+		command: cfg.Command, dir: cfg.Dir, envDir: cfg.EnvDir,
+		baseEnv: os.Environ(), socks: socks, plan: plan, logf: logf,
+	}
+	if plan.listenFDs > 0 {
+		if l.shim, err = shimPath(); err != nil {
+			return err
+		}
+	}
+	if notify, err = newNotifyDir(); err != nil {
+		return err
+	}
+	l.notify = notify
+
+	exitC := make(chan exitEvent, 16)
+	notifyC := make(chan notifyEvent, 16)
+	doneC := make(chan struct{})
+	defer close(doneC)
+	l.exitC, l.notifyC, l.doneC = exitC, notifyC, doneC
+
+	sigC := make(chan os.Signal, 16)
+	signal.Notify(sigC, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigC)
+
+	s := &supervisor{set: set, logf: logf, os: osSeam{start: l.start, now: time.Now}}
+	s.run(ctx, sigC, exitC, notifyC)
+	return nil
+}
+
+// validate checks cfg and resolves its defaults. Errors name the problem.
+func validate(cfg Config) (settings, []socketSpec, error) {
+	var set settings
+	if len(cfg.Command) == 0 || cfg.Command[0] == "" {
+		return set, nil, errors.New("no worker command given (start_server [options] -- COMMAND [ARGS...])")
+	}
+	var specs []socketSpec
+	for _, p := range cfg.Ports {
+		s, err := parsePortSpec(p)
+		if err != nil {
+			return set, nil, err
+		}
+		specs = append(specs, s)
+	}
+	for _, p := range cfg.Paths {
+		s, err := parsePathSpec(p)
+		if err != nil {
+			return set, nil, err
+		}
+		specs = append(specs, s)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"--interval", cfg.Interval}, {"--kill-old-delay", cfg.KillOldDelay},
+		{"--auto-restart-interval", cfg.AutoRestartInterval}, {"--ready-timeout", cfg.ReadyTimeout}} {
+		if d.v < 0 {
+			return set, nil, fmt.Errorf("%s must not be negative, got %v", d.name, d.v)
+		}
+	}
+	if cfg.Backlog < 0 {
+		return set, nil, fmt.Errorf("--backlog must not be negative, got %d", cfg.Backlog)
+	}
+	for _, d := range []struct{ name, path string }{{"--dir", cfg.Dir}, {"--envdir", cfg.EnvDir}} {
+		if d.path == "" {
+			continue
+		}
+		if fi, err := os.Stat(d.path); err != nil {
+			return set, nil, fmt.Errorf("%s: %w", d.name, err)
+		} else if !fi.IsDir() {
+			return set, nil, fmt.Errorf("%s %s: not a directory", d.name, d.path)
+		}
+	}
+	set = settings{
+		interval: cfg.Interval, readyTimeout: cfg.ReadyTimeout, killOldDelay: cfg.KillOldDelay,
+		killTimeout: cfg.KillTimeout, signalOnHUP: cfg.SignalOnHUP, signalOnTERM: cfg.SignalOnTERM,
+		autoRestart: cfg.AutoRestart, autoRestartInterval: cfg.AutoRestartInterval,
+		statusFile: cfg.StatusFile, backoffMin: backoffMin, backoffMax: backoffMax,
+	}
+	if set.interval == 0 {
+		set.interval = DefaultInterval
+	}
+	if set.killTimeout == 0 {
+		set.killTimeout = DefaultKillTimeout
+	}
+	if set.signalOnHUP == 0 {
+		set.signalOnHUP = syscall.SIGTERM
+	}
+	if set.signalOnTERM == 0 {
+		set.signalOnTERM = syscall.SIGTERM
+	}
+	if set.autoRestartInterval == 0 {
+		set.autoRestartInterval = DefaultAutoRestartInterval
+	}
+	return set, specs, nil
+}
