@@ -32,7 +32,9 @@ func TestWorkerEnv(t *testing.T) {
 
 func TestReadEnvDir(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, data string) { require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644)) }
+	write := func(name, data string) {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644))
+	}
 	write("FOO", "bar\nsecond line\n")
 	write("CRLF", "x\r\n")
 	write("EMPTYLINE", "\n")
