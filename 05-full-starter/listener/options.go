@@ -1,0 +1,107 @@
+package listener
+
+import (
+	"context"
+	"os"
+	"syscall"
+	"time"
+)
+
+// Defaults of Serve.
+const (
+	DefaultDrainTimeout = 30 * time.Second
+	// DefaultGrace is the longest the drain waits for clients to close
+	// their connections after a "Connection: close" response, before
+	// Shutdown closes what is left; it is capped at half the drain timeout.
+	DefaultGrace = time.Second
+)
+
+// Option configures Serve.
+type Option func(*serveConfig)
+
+type serveConfig struct {
+	signals    []os.Signal
+	ctx        context.Context
+	drain      time.Duration
+	grace      time.Duration // <0: not set, derive from drain
+	logf       func(format string, args ...any)
+	onServing  func()
+	onDraining func()
+}
+
+func newServeConfig(opts []Option) serveConfig {
+	c := serveConfig{
+		signals: []os.Signal{syscall.SIGTERM, syscall.SIGINT},
+		ctx:     context.Background(),
+		drain:   DefaultDrainTimeout,
+		grace:   -1,
+		logf:    func(string, ...any) {},
+	}
+	for _, o := range opts {
+		o(&c)
+	}
+	if c.grace < 0 {
+		c.grace = min(DefaultGrace, c.drain/2)
+	}
+	c.grace = min(c.grace, c.drain)
+	return c
+}
+
+// WithSignals replaces the signals that start the drain (SIGTERM and SIGINT
+// by default). With no arguments, no signal is handled: use WithContext.
+// The signal that started the drain, sent again, cuts it short (Close at
+// once); other signals of the set are only logged during the drain.
+func WithSignals(sigs ...os.Signal) Option {
+	return func(c *serveConfig) { c.signals = sigs }
+}
+
+// WithContext makes the end of ctx start the drain, like a signal. Ending
+// ctx during the drain does not shorten it.
+func WithContext(ctx context.Context) Option {
+	return func(c *serveConfig) { c.ctx = ctx }
+}
+
+// WithDrainTimeout bounds the whole drain, from the stop signal to the
+// last connection closed (30 s by default). Connections still open then are
+// closed and Serve returns an error.
+func WithDrainTimeout(d time.Duration) Option {
+	return func(c *serveConfig) {
+		if d > 0 {
+			c.drain = d
+		}
+	}
+}
+
+// WithGrace sets how long the drain waits for clients to close their
+// connections themselves (see DefaultGrace). Zero skips that wait.
+func WithGrace(d time.Duration) Option {
+	return func(c *serveConfig) {
+		if d >= 0 {
+			c.grace = d
+		}
+	}
+}
+
+// WithLogger makes Serve report the stop and the drain through logf
+// (log.Printf, say). Serve logs nothing by default.
+func WithLogger(logf func(format string, args ...any)) Option {
+	return func(c *serveConfig) {
+		if logf != nil {
+			c.logf = logf
+		}
+	}
+}
+
+// OnServing registers f, called once when the stop signals are handled and
+// every listener is being served: the moment to print "listening on" and to
+// call Ready. Serve blocks while f runs.
+func OnServing(f func()) Option {
+	return func(c *serveConfig) { c.onServing = f }
+}
+
+// OnDraining registers f, called once when the drain begins, before the
+// listeners are closed (the moment to call Stopping). Serve blocks while f
+// runs.
+func OnDraining(f func()) Option {
+	return func(c *serveConfig) { c.onDraining = f }
+}

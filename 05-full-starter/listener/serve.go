@@ -1,0 +1,135 @@
+package listener
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"time"
+)
+
+// ErrDrainTimeout is returned (wrapped) by Serve when connections were still
+// open at the drain deadline and had to be closed.
+var ErrDrainTimeout = errors.New("drain deadline passed")
+
+// Serve serves srv on every listener in lns until a stop signal (SIGTERM or
+// SIGINT unless WithSignals says otherwise) or the end of WithContext's
+// context, then drains and returns. It blocks for the whole life of the
+// server; the caller's main returns (exits) after it.
+//
+// Serve owns lns: it closes them all before it returns. It installs its own
+// Handler wrapper and ConnState hook on srv (keeping the caller's); do not
+// change srv or call its Serve, Shutdown or Close while Serve runs.
+//
+// The drain is what makes a restart lossless when another process holds the
+// same listening sockets (the starter and the next worker). In this order:
+//
+//  1. Close our listeners: we stop accepting, the kernel queue stays alive in
+//     the other processes, so new connections go to the new worker.
+//  2. Wait until every srv.Serve loop has returned: a connection accepted
+//     just before the close is then registered with srv (its ConnState hook
+//     has run), so Shutdown will wait for it instead of exiting under it.
+//  3. Mark draining: every response that starts now says "Connection: close".
+//     Only after step 1, so that a client reconnecting after such a response
+//     cannot land on our (closed) listener.
+//  4. Wait until srv has no connection left, or the grace period (WithGrace)
+//     has passed: busy keep-alive clients each get one "Connection: close"
+//     response and hang up themselves, instead of racing a close by us.
+//  5. Shutdown with the drain deadline: closes the idle remainder, waits for
+//     requests still running. At the deadline, Close cuts them off.
+//
+// Serve returns nil after a complete drain; an error wrapping
+// ErrDrainTimeout if connections had to be cut (at the deadline, or because
+// the signal that started the drain came again); and the error of a
+// srv.Serve loop that failed by itself (after draining the others).
+func Serve(srv *http.Server, lns []net.Listener, opts ...Option) error {
+	if len(lns) == 0 {
+		return errors.New("listener: serve: no listeners")
+	}
+	cfg := newServeConfig(opts)
+	d := newDrainState()
+	d.install(srv)
+
+	// Buffered: signal.Notify drops a signal that finds the channel full.
+	sigC := make(chan os.Signal, 1)
+	if len(cfg.signals) > 0 {
+		signal.Notify(sigC, cfg.signals...)
+		defer signal.Stop(sigC)
+	}
+
+	serveErrC := make(chan error, len(lns))
+	for _, ln := range lns {
+		go func() { serveErrC <- srv.Serve(ln) }()
+	}
+	running := len(lns)
+	if cfg.onServing != nil {
+		cfg.onServing()
+	}
+
+	var failed error      // a Serve loop that ended without us asking
+	var stopSig os.Signal // the signal that started the drain, if one did
+	select {
+	case stopSig = <-sigC:
+		cfg.logf("got %v, draining", stopSig)
+	case <-cfg.ctx.Done():
+		cfg.logf("%v, draining", context.Cause(cfg.ctx))
+	case err := <-serveErrC:
+		running--
+		failed = fmt.Errorf("listener: serve: %w", err)
+		cfg.logf("%v, draining", failed)
+	}
+	start := time.Now()
+	// The drain deadline. The same signal once more ends the drain at once
+	// (Ctrl-C twice). A different one does not: Ctrl-C in a terminal sends
+	// SIGINT to the whole process group, starter included, and the starter
+	// then sends its own SIGTERM, which must not cut the drain.
+	drainCtx, cancel := context.WithDeadline(context.Background(), start.Add(cfg.drain))
+	defer cancel()
+	go func() {
+		for {
+			select {
+			case sig := <-sigC:
+				if sig != stopSig {
+					cfg.logf("got %v, still draining", sig)
+					continue
+				}
+				cfg.logf("got %v again, closing all connections now", sig)
+				cancel()
+			case <-drainCtx.Done():
+			}
+			return
+		}
+	}()
+	if cfg.onDraining != nil {
+		cfg.onDraining()
+	}
+
+	// 1. Stop accepting.
+	for _, ln := range lns {
+		ln.Close()
+	}
+	// 2. Wait for the Serve loops (each returns at once on a closed listener).
+	for ; running > 0; running-- {
+		if err := <-serveErrC; !errors.Is(err, net.ErrClosed) && failed == nil {
+			failed = fmt.Errorf("listener: serve: %w", err)
+		}
+	}
+	// 3. From now on, every response closes its connection.
+	d.draining.Store(true)
+	// 4. Let clients hang up themselves.
+	graceCtx, cancelGrace := context.WithTimeout(drainCtx, cfg.grace)
+	d.waitNoConns(graceCtx)
+	cancelGrace()
+	// 5. Close the idle rest, wait for the active rest until the deadline.
+	if err := srv.Shutdown(drainCtx); err != nil {
+		n := d.open()
+		srv.Close()
+		cfg.logf("drain cut short after %v, %d connections closed", time.Since(start).Round(time.Millisecond), n)
+		return errors.Join(failed, fmt.Errorf("listener: %w with %d connections open: %w", ErrDrainTimeout, n, err))
+	}
+	cfg.logf("drained in %v", time.Since(start).Round(time.Millisecond))
+	return failed
+}
