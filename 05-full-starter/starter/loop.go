@@ -197,6 +197,9 @@ func (s *supervisor) onExit(pid int, st exitStatus, now time.Time) {
 	}
 	w := s.workers[i]
 	s.workers = slices.Delete(s.workers, i, i+1)
+	if !w.runningAt.IsZero() {
+		s.writeStatus() // before the log line, so that the line means "done"
+	}
 	switch {
 	case s.stopping:
 		s.logf("worker %d died, status:%v", pid, st)
@@ -210,9 +213,6 @@ func (s *supervisor) onExit(pid int, st exitStatus, now time.Time) {
 		s.crashRestart(now, w)
 	default:
 		s.logf("old worker %d died, status:%v", pid, st)
-	}
-	if !w.runningAt.IsZero() {
-		s.writeStatus()
 	}
 }
 
@@ -265,6 +265,11 @@ func (s *supervisor) promote(now time.Time) {
 	w.state, w.runningAt = stCurrent, now
 	prev := s.current
 	s.current = w
+	s.failures = 0
+	if s.set.statusFile != "" {
+		os.Remove(failedFile(s.set.statusFile))
+	}
+	s.writeStatus() // before the log lines, so that they mean "done"
 	if prev != nil {
 		prev.state, prev.signalAt = stOld, now.Add(s.set.killOldDelay)
 		var old []*worker
@@ -280,11 +285,6 @@ func (s *supervisor) promote(now time.Time) {
 	} else {
 		s.logf("new worker %d is now running", w.proc.Pid())
 	}
-	s.failures = 0
-	if s.set.statusFile != "" {
-		os.Remove(failedFile(s.set.statusFile))
-	}
-	s.writeStatus()
 	if s.set.autoRestart {
 		s.autoRestartAt = now.Add(s.set.autoRestartInterval)
 	}
