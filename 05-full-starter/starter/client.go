@@ -77,8 +77,10 @@ func Stop(pidFile string, timeout time.Duration) error {
 //
 // Unlike Perl's, it does not loop forever when the new worker fails to start:
 // the server writes STATUSFILE.failed ("GEN REASON") on every failed start,
-// and Restart returns an error as soon as a generation newer than the ones
-// before the HUP has failed. The server keeps the old generation serving and
+// and Restart returns an error as soon as a generation newer than every one
+// it saw before the HUP (in the status file and that marker) has failed.
+// (A retry the server had already started before the HUP and that fails
+// afterwards counts too: it ran the same code.) The server keeps the old generation serving and
 // keeps retrying with backoff; Restart does not wait for that. It also
 // returns an error if the server exits meanwhile or timeout passes.
 func Restart(pidFile, statusFile string, timeout time.Duration) error {

@@ -87,8 +87,9 @@ func (s *supervisor) startWorker(now time.Time) {
 	s.gen++
 	p, err := s.os.start(s.gen)
 	if err != nil {
+		s.writeFailed(s.gen, err.Error())
 		s.logf("failed to start worker (generation %d): %v", s.gen, err)
-		s.failedStart(now, s.gen, err.Error())
+		s.failedStart(now)
 		return
 	}
 	w := &worker{gen: s.gen, proc: p, state: stStarting, startedAt: now}
@@ -102,18 +103,31 @@ func (s *supervisor) startWorker(now time.Time) {
 	s.logf("starting new worker %d", p.Pid())
 }
 
-// failedStart counts a failed start of generation gen and schedules the
-// next attempt with exponential backoff. The running generation, if any,
-// keeps serving.
-func (s *supervisor) failedStart(now time.Time, gen int, reason string) {
+// failedStart counts a failed start and schedules the next attempt with
+// exponential backoff — or at once if a restart was asked for while the
+// failed worker was being judged. The running generation, if any, keeps
+// serving.
+func (s *supervisor) failedStart(now time.Time) {
 	s.failures++
+	if s.queued {
+		s.queued = false
+		s.logf("starting the restart that was asked for meanwhile")
+		s.startWorker(now)
+		return
+	}
 	d := s.backoff(s.failures)
 	s.retryAt = now.Add(d)
 	s.logf("retrying in %v (%d failed start(s) in a row)", d, s.failures)
-	if s.set.statusFile != "" {
-		if err := writeAtomic(failedFile(s.set.statusFile), fmt.Sprintf("%d %s\n", gen, reason)); err != nil {
-			s.logf("%v", err)
-		}
+}
+
+// writeFailed writes the failure marker for Restart (see failedFile),
+// before the failure is logged, so that the log line means "recorded".
+func (s *supervisor) writeFailed(gen int, reason string) {
+	if s.set.statusFile == "" {
+		return
+	}
+	if err := writeAtomic(failedFile(s.set.statusFile), fmt.Sprintf("%d %s\n", gen, reason)); err != nil {
+		s.logf("%v", err)
 	}
 }
 
@@ -205,8 +219,9 @@ func (s *supervisor) onExit(pid int, st exitStatus, now time.Time) {
 		s.logf("worker %d died, status:%v", pid, st)
 	case w == s.pending:
 		s.pending = nil
+		s.writeFailed(w.gen, "exit status:"+st.String())
 		s.logf("new worker %d seems to have failed to start, exit status:%v", pid, st)
-		s.failedStart(now, w.gen, "exit status:"+st.String())
+		s.failedStart(now)
 	case w == s.current:
 		s.current = nil
 		s.logf("worker %d died unexpectedly with status:%v, restarting", pid, st)
@@ -319,9 +334,10 @@ func (s *supervisor) onTimer(now time.Time) {
 	if p := s.pending; p != nil && !s.stopping && !now.Before(p.judgeAt) {
 		if s.set.readyTimeout > 0 {
 			s.pending = nil
+			s.writeFailed(p.gen, "no READY=1 within "+s.set.readyTimeout.String())
 			s.logf("new worker %d seems to have failed to start: no READY=1 within %v, sending TERM", p.proc.Pid(), s.set.readyTimeout)
 			s.signal(p, syscall.SIGTERM, now)
-			s.failedStart(now, p.gen, "no READY=1 within "+s.set.readyTimeout.String())
+			s.failedStart(now)
 		} else {
 			s.promote(now)
 		}

@@ -376,6 +376,18 @@ func TestLoopHUPWhileStartingQueues(t *testing.T) {
 	assert.Equal(t, 3, h.started(), "three HUPs while starting coalesce into one")
 }
 
+func TestLoopHUPWhileStartingThenFailureStartsNow(t *testing.T) {
+	h := newLoop(t, nil)
+	h.running()
+	h.s.onSignal(syscall.SIGHUP, h.now)
+	h.s.onSignal(syscall.SIGHUP, h.now) // queued behind generation 2
+	h.exit(2, 1)
+	assert.Equal(t, 3, h.started(), "the queued restart does not wait for the backoff")
+	h.advance(time.Second)
+	assert.Equal(t, term, h.sig(1))
+	assert.Equal(t, 3, h.started())
+}
+
 func TestLoopHUPDuringBackoffStartsNow(t *testing.T) {
 	h := newLoop(t, nil)
 	h.running()

@@ -191,4 +191,3 @@ func fileContent(path string) string {
 	}
 	return string(b)
 }
-
