@@ -73,6 +73,9 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	if err := checkCommand(cfg.Command, cfg.Dir); err != nil {
 		return fail(stderr, err)
 	}
+	if err := checkStatusFileDir(cfg.StatusFile); err != nil {
+		return fail(stderr, err)
+	}
 	if o.logFile != "" {
 		lg, err := openLog(o.logFile)
 		if err != nil {

@@ -85,7 +85,7 @@ func main() {
 		idleTime: *idle, hupSamples: *samples, timeout: 30 * time.Second,
 		starterList: []starterUnderTest{
 			{name: "Perl start_server 0.35", bin: *perl, signalled: regexp.MustCompile(`^killing old workers`)},
-			{name: "ours", bin: *ours, signalled: regexp.MustCompile(`(?i)sending \S+ to old worker|killing old workers|signall?ing old`)},
+			{name: "ours", bin: *ours, signalled: regexp.MustCompile(`killing old workers`)},
 		},
 	}
 	bare, err := bareThroughput(cfg)
