@@ -50,6 +50,7 @@ type config struct {
 	tputRounds  int
 	idleTime    time.Duration
 	hupSamples  int
+	hold        time.Duration
 	timeout     time.Duration
 	starterList []starterUnderTest
 }
@@ -60,7 +61,7 @@ type result struct {
 	errDetail      map[bool]string
 	signalled      []time.Duration // HUP → "old workers signalled" log line
 	oldExited      []time.Duration // HUP → old worker exited
-	rps            float64         // median through the starter
+	rps            float64         // median through the starter (set by throughputPhase)
 	rssKiB         int
 	idleTicks      int
 }
@@ -71,10 +72,12 @@ func main() {
 	worker := flag.String("worker", "", "the worker binary, run under both (required)")
 	clients := flag.Int("clients", 50, "concurrent clients")
 	restarts := flag.Int("restarts", 3, "HUP restarts under load, per keep-alive mode")
-	tput := flag.Duration("tput", 3*time.Second, "length of one throughput round")
-	rounds := flag.Int("rounds", 3, "throughput rounds (the median is reported)")
+	tput := flag.Duration("tput", 2*time.Second, "length of one throughput round per target")
+	rounds := flag.Int("rounds", 7, "throughput rounds, interleaved (the median is reported)")
 	idle := flag.Duration("idle", 5*time.Second, "idle CPU measurement window")
 	samples := flag.Int("hups", 5, "HUPs without load, for the signal latency")
+	hold := flag.Duration("hold", time.Second, "load on each generation after a restart, at least")
+	tputOnly := flag.Bool("tput-only", false, "measure the throughput only")
 	flag.Parse()
 	if *ours == "" || *worker == "" {
 		fmt.Fprintln(os.Stderr, "comparebench: -ours and -worker are required")
@@ -82,23 +85,34 @@ func main() {
 	}
 	cfg := config{
 		worker: *worker, clients: *clients, restarts: *restarts, tputTime: *tput, tputRounds: *rounds,
-		idleTime: *idle, hupSamples: *samples, timeout: 30 * time.Second,
+		idleTime: *idle, hupSamples: *samples, hold: *hold, timeout: 30 * time.Second,
 		starterList: []starterUnderTest{
 			{name: "Perl start_server 0.35", bin: *perl, signalled: regexp.MustCompile(`^killing old workers`)},
 			{name: "ours", bin: *ours, signalled: regexp.MustCompile(`killing old workers`)},
 		},
 	}
-	bare, err := bareThroughput(cfg)
-	if err != nil {
-		fatal(err)
-	}
 	results := map[string]*result{}
 	for _, s := range cfg.starterList {
+		if *tputOnly {
+			results[s.name] = &result{}
+			continue
+		}
 		r, err := measure(cfg, s)
 		if err != nil {
 			fatal(fmt.Errorf("%s: %w", s.name, err))
 		}
 		results[s.name] = r
+	}
+	bare, err := throughputPhase(cfg, results)
+	if err != nil {
+		fatal(err)
+	}
+	if *tputOnly {
+		fmt.Printf("bare %.0f req/s\n", bare)
+		for _, s := range cfg.starterList {
+			fmt.Printf("%s %.0f req/s (%.3f × bare)\n", s.name, results[s.name].rps, results[s.name].rps/bare)
+		}
+		return
 	}
 	printTable(cfg, bare, results)
 }
@@ -184,7 +198,7 @@ func measure(cfg config, s starterUnderTest) (*result, error) {
 			return nil, err
 		}
 	}
-	fmt.Fprintf(os.Stderr, "%s: signal latency, throughput, memory, idle CPU\n", s.name)
+	fmt.Fprintf(os.Stderr, "%s: signal latency, memory, idle CPU\n", s.name)
 	in, err := start(cfg, s)
 	if err != nil {
 		return nil, err
@@ -215,15 +229,6 @@ func measure(cfg config, s starterUnderTest) (*result, error) {
 			return nil, err
 		}
 	}
-	var rps []float64
-	for range cfg.tputRounds {
-		v, err := throughput(cfg, in.addr)
-		if err != nil {
-			return nil, err
-		}
-		rps = append(rps, v)
-	}
-	r.rps = median(rps)
 	if r.rssKiB, err = bench.RSS(in.p.PID()); err != nil {
 		return nil, err
 	}
@@ -273,6 +278,10 @@ func restartsUnderLoad(cfg config, s starterUnderTest, keepAlive bool, r *result
 		if _, err := in.waitStatus(cfg.timeout, func(st map[int]int) bool { return len(st) == 1 }); err != nil {
 			return err
 		}
+		// Keep every generation under load for a while, so that both
+		// starters serve comparable numbers of requests per restart.
+		until := run.Snapshot().Elapsed + cfg.hold
+		run.WaitFor(func(rep load.Report) bool { return rep.Elapsed >= until }, cfg.hold+cfg.timeout)
 	}
 	rep := run.Stop()
 	fmt.Fprintf(os.Stderr, "%v", rep)
@@ -305,11 +314,12 @@ func throughput(cfg config, addr string) (float64, error) {
 	return float64(rep.OK) / rep.Elapsed.Seconds(), nil
 }
 
-// bareThroughput runs the worker without any starter: this program binds
-// the socket and hands it over as Server::Starter would (fd 3,
-// SERVER_STARTER_PORT), then exits the picture.
-func bareThroughput(cfg config) (float64, error) {
-	fmt.Fprintln(os.Stderr, "bare worker: throughput")
+// throughputPhase measures requests per second through each starter and
+// to the bare worker, interleaved round by round (a shared machine's noise
+// then hits all of them alike), and reports the medians. The bare worker
+// runs without any starter: this program binds the socket and hands it over
+// as Server::Starter would (fd 3, SERVER_STARTER_PORT).
+func throughputPhase(cfg config, results map[string]*result) (bare float64, err error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
@@ -328,15 +338,41 @@ func bareThroughput(cfg config) (float64, error) {
 		return 0, err
 	}
 	defer func() { _, _ = p.Stop(30 * time.Second) }()
-	var rps []float64
-	for range cfg.tputRounds {
-		v, err := throughput(cfg, ln.Addr().String())
+
+	addrs := map[string]string{"bare": ln.Addr().String()}
+	for _, s := range cfg.starterList {
+		in, err := start(cfg, s)
 		if err != nil {
 			return 0, err
 		}
-		rps = append(rps, v)
+		defer in.stop()
+		addrs[s.name] = in.addr
 	}
-	return median(rps), nil
+	rps := map[string][]float64{}
+	for round := range cfg.tputRounds {
+		fmt.Fprintf(os.Stderr, "throughput round %d of %d\n", round+1, cfg.tputRounds)
+		for _, name := range sortedNames(addrs) {
+			v, err := throughput(cfg, addrs[name])
+			if err != nil {
+				return 0, err
+			}
+			rps[name] = append(rps[name], v)
+			fmt.Fprintf(os.Stderr, "  %s: %.0f req/s\n", name, v)
+		}
+	}
+	for _, s := range cfg.starterList {
+		results[s.name].rps = median(rps[s.name])
+	}
+	return median(rps["bare"]), nil
+}
+
+func sortedNames(m map[string]string) []string {
+	var names []string
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }
 
 func median(v []float64) float64 {
@@ -374,7 +410,7 @@ func printTable(cfg config, bare float64, results map[string]*result) {
 		func(r *result) string { return durations(r.signalled) })
 	row(fmt.Sprintf("HUP → old worker exited, median of %d", cfg.hupSamples),
 		func(r *result) string { return durations(r.oldExited) })
-	row(fmt.Sprintf("throughput through the starter, req/s (bare worker: %.0f)", bare),
+	row(fmt.Sprintf("throughput through the starter, keep-alive, median of %d × %v, req/s (bare worker: %.0f)", cfg.tputRounds, cfg.tputTime, bare),
 		func(r *result) string { return fmt.Sprintf("%.0f (%.3f × bare)", r.rps, r.rps/bare) })
 	row("starter RSS (VmRSS)", func(r *result) string { return fmt.Sprintf("%d KiB", r.rssKiB) })
 	row(fmt.Sprintf("starter CPU while idle for %v (utime+stime)", cfg.idleTime),
