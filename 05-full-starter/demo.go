@@ -63,13 +63,16 @@ func runDemo(getenv func(string) string, stdout, stderr io.Writer) int {
 		shown = "ADDR (see the worker's 'listening on' line)"
 	}
 	fmt.Fprintf(stdout, `start_server demo: supervisor pid=%d, socket %s
-  worker: go build %s (in %s), then run it; rebuilt on every HUP
+worker: go build %s (in %s), then run it; rebuilt on every HUP
 try, in another terminal:
-  curl -si http://%s/ | grep X-        # X-Pid, X-Generation, X-Version
-  kill -HUP %d                         # rebuild and deploy: edit %s first
-  scripts/loadtest.sh 05               # load across restarts
-  cat /proc/%d/status | grep VmRSS; ls -l /proc/%d/fd
-  kill %d                              # or Ctrl-C: stop
+  curl -si http://%s/ | grep X-
+  kill -HUP %d
+      (edit %s first: the new generation runs your code)
+  scripts/loadtest.sh 05
+      (the same stage under load across restarts, on its own port)
+  grep VmRSS /proc/%d/status; ls -l /proc/%d/fd
+  kill %d
+      (or Ctrl-C: stop)
 `, pid, addr, demoPackage, root, shown, pid, demoPackage, pid, pid, pid)
 
 	cfg := starter.Config{
