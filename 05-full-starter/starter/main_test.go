@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -91,12 +92,23 @@ func (p *starterProc) boundAddr() string {
 	return p.WaitLineT(p.t, `^listening on \w+ (\S+) \(`)[1]
 }
 
-// workerUp waits for the next worker's "listening" line and returns its
-// pid.
-func (p *starterProc) workerUp() int {
+// workerUp waits until a worker of generation gen says it is listening and
+// returns its pid. It looks at every line so far, not only after the cursor:
+// worker output and starter output come through different processes, so
+// their relative order is not fixed.
+func (p *starterProc) workerUp(gen int) int {
 	p.t.Helper()
-	m := p.WaitLineT(p.t, `^listening on \S+ pid=(\d+) gen=\d+$`)
-	pid, _ := strconv.Atoi(m[1])
+	re := regexp.MustCompile(fmt.Sprintf(`^listening on \S+ pid=(\d+) gen=%d$`, gen))
+	var pid int
+	waitFor(p.t, fmt.Sprintf("worker generation %d listening", gen), func() bool {
+		for _, l := range p.Lines() {
+			if m := re.FindStringSubmatch(l); m != nil {
+				pid, _ = strconv.Atoi(m[1])
+				return true
+			}
+		}
+		return false
+	})
 	return pid
 }
 

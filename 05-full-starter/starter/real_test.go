@@ -30,7 +30,7 @@ func TestRealBasic(t *testing.T) {
 			})
 			p.waitLine(`^start_server \(pid:%d\) starting now\.\.\.$`, p.PID())
 			addr := p.boundAddr()
-			pid1 := p.workerUp()
+			pid1 := p.workerUp(1)
 			p.waitLine(`^new worker %d is now running$`, pid1)
 			assert.Equal(t, fmt.Sprintf("%d\n", p.PID()), fileContent(pidFile))
 			assert.Equal(t, fmt.Sprintf("1:%d\n", pid1), fileContent(statusFile))
@@ -38,7 +38,7 @@ func TestRealBasic(t *testing.T) {
 
 			p.SignalT(t, syscall.SIGHUP)
 			p.waitLine(`^received HUP, spawning a new worker$`)
-			pid2 := p.workerUp()
+			pid2 := p.workerUp(2)
 			p.waitLine(`^new worker is now running, sending %s to old workers:%d$`, signalName(sig), pid1)
 			p.waitLine(`^worker pid=%d gen=1 received %v$`, pid1, sig)
 			p.waitLine(`^old worker %d died, status:0 \(exit code 0\)$`, pid1)
@@ -68,7 +68,7 @@ func TestRealFailingGenerations(t *testing.T) {
 		Interval: 300 * time.Millisecond, PIDFile: pidFile, StatusFile: statusFile,
 	})
 	addr := p.boundAddr()
-	pid1 := p.workerUp()
+	pid1 := p.workerUp(1)
 	p.waitLine(`^new worker %d is now running$`, pid1)
 
 	require.NoError(t, os.WriteFile(failFlag, nil, 0o644))
@@ -101,7 +101,7 @@ func TestRealUnixSocket(t *testing.T) {
 	path := filepath.Join(dir, "s.sock")
 	p := startStarter(t, Config{Paths: []string{path}, Command: workerCmd(), Interval: 100 * time.Millisecond})
 	assert.Equal(t, path, p.boundAddr())
-	pid := p.workerUp()
+	pid := p.workerUp(1)
 	fi, err := os.Lstat(path)
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
@@ -139,10 +139,10 @@ func TestRealKillOldDelay(t *testing.T) {
 		Ports: []string{"127.0.0.1:0"}, Command: workerCmd("-notify"),
 		Interval: 5 * time.Second, KillOldDelay: time.Second, StatusFile: statusFile,
 	})
-	pid1 := p.workerUp()
+	pid1 := p.workerUp(1)
 	p.waitLine(`^new worker %d is now running$`, pid1)
 	p.SignalT(t, syscall.SIGHUP)
-	pid2 := p.workerUp()
+	pid2 := p.workerUp(2)
 	p.waitLine(`^new worker is now running`)
 	both := time.Now()
 	assert.Equal(t, fmt.Sprintf("1:%d\n2:%d\n", pid1, pid2), fileContent(statusFile))
@@ -166,9 +166,9 @@ func TestRealAutoRestart(t *testing.T) {
 		AutoRestart: true, AutoRestartInterval: time.Second, KillOldDelay: 100 * time.Millisecond,
 	})
 	addr := p.boundAddr()
-	pid1 := p.workerUp()
+	pid1 := p.workerUp(1)
 	p.waitLine(`^autorestart triggered \(interval=1\)$`)
-	pid2 := p.workerUp()
+	pid2 := p.workerUp(2)
 	p.waitLine(`^new worker is now running, sending TERM to old workers:%d$`, pid1)
 	p.waitLine(`^sleeping 0.1 secs before killing old workers$`)
 	p.waitLine(`^old worker %d died`, pid1)
@@ -217,7 +217,7 @@ func TestRealSignalsWhileWaiting(t *testing.T) {
 	p := startStarter(t, Config{
 		Ports: []string{"127.0.0.1:0"}, Command: workerCmd("-term-delay", "1s"), Interval: 100 * time.Millisecond,
 	})
-	pid := p.workerUp()
+	pid := p.workerUp(1)
 	p.waitLine(`is now running`)
 	p.SignalT(t, syscall.SIGTERM)
 	p.waitLine(`^received TERM, sending TERM to all workers:%d$`, pid)
@@ -243,11 +243,11 @@ func TestRealIPv4IPv6Isolation(t *testing.T) {
 	}
 	p4 := startStarter(t, Config{Ports: []string{"127.0.0.1:0"}, Command: workerCmd(), Interval: 100 * time.Millisecond})
 	addr4 := p4.boundAddr()
-	pid4 := p4.workerUp()
+	pid4 := p4.workerUp(1)
 	_, port, _ := net.SplitHostPort(addr4)
 	p6 := startStarter(t, Config{Ports: []string{"[::1]:" + port}, Command: workerCmd(), Interval: 100 * time.Millisecond})
 	assert.Equal(t, "[::1]:"+port, p6.boundAddr())
-	pid6 := p6.workerUp()
+	pid6 := p6.workerUp(1)
 	assert.Equal(t, pid4, get(t, "tcp", addr4))
 	assert.Equal(t, pid6, get(t, "tcp", "[::1]:"+port))
 	p6.stop()
@@ -274,8 +274,7 @@ func TestRealWorkerEnvAndFDs(t *testing.T) {
 		assert.Equal(t, []string{"0", "1", "2", "3", "5"}, fdNumbers(d.fds))
 		_, has := d.env["LISTEN_FDS"]
 		assert.False(t, has, "fds 3 and 5: not consecutive, no LISTEN_FDS")
-		p.workerUp()
-		p.workerUp()
+		p.workerUp(1)
 		assert.Equal(t, pid, get(t, "tcp", a5))
 		assert.Equal(t, pid, get(t, "tcp", a3))
 		p.stop()
@@ -334,7 +333,7 @@ func TestRealUDP(t *testing.T) {
 	m := p.waitLine(`^starting new worker (\d+)$`)
 	pid, _ := strconv.Atoi(m[1])
 	assert.Equal(t, "127.0.0.1:0=3", p.dumpOf(pid).env["SERVER_STARTER_PORT"], "Perl drops the u from the key")
-	p.workerUp()
+	p.workerUp(1)
 	c, err := net.Dial("udp", addr)
 	require.NoError(t, err)
 	defer c.Close()
@@ -355,10 +354,10 @@ func TestRealKillTimeout(t *testing.T) {
 		Ports: []string{"127.0.0.1:0"}, Command: workerCmd("-ignore-term", "-notify"),
 		Interval: 5 * time.Second, KillTimeout: 300 * time.Millisecond,
 	})
-	pid1 := p.workerUp()
+	pid1 := p.workerUp(1)
 	p.waitLine(`is now running`)
 	p.SignalT(t, syscall.SIGHUP)
-	p.workerUp()
+	p.workerUp(2)
 	p.waitLine(`^worker %d did not exit within 300ms of SIGTERM, sending SIGKILL$`, pid1)
 	p.waitLine(`^old worker %d died, status:9 \(killed by SIGKILL\)$`, pid1)
 	p.SignalT(t, syscall.SIGTERM)
