@@ -179,6 +179,7 @@ func (s *supervisor) shutdown(sig syscall.Signal, now time.Time) {
 		return
 	}
 	s.stopping = true
+	s.up("STOPPING=1")
 	s.retryAt, s.autoRestartAt, s.queued = time.Time{}, time.Time{}, false
 	stop := syscall.SIGTERM
 	if sig == syscall.SIGTERM {
@@ -300,6 +301,7 @@ func (s *supervisor) promote(now time.Time) {
 	} else {
 		s.logf("new worker %d is now running", w.proc.Pid())
 	}
+	s.up(fmt.Sprintf("READY=1\nSTATUS=generation %d (pid %d) running", w.gen, w.proc.Pid()))
 	if s.set.autoRestart {
 		s.autoRestartAt = now.Add(s.set.autoRestartInterval)
 	}
@@ -480,6 +482,13 @@ func (s *supervisor) run(ctx context.Context, sigC <-chan os.Signal, exitC <-cha
 			s.shutdown(syscall.SIGTERM, s.os.now())
 		}
 		timer.Stop()
+	}
+}
+
+// up sends msg upstream (see osSeam.notifyUp).
+func (s *supervisor) up(msg string) {
+	if s.os.notifyUp != nil {
+		s.os.notifyUp(msg)
 	}
 }
 

@@ -46,6 +46,7 @@ type loopHarness struct {
 	now      time.Time
 	procs    map[int]*fakeProc // by generation
 	log      []string
+	up       []string     // messages to the starter's own NOTIFY_SOCKET
 	failGens map[int]bool // start returns an error for these generations
 	status   string       // the status file path
 }
@@ -63,7 +64,7 @@ func newLoop(t *testing.T, mod func(*settings)) *loopHarness {
 		mod(&set)
 	}
 	h.s = &supervisor{set: set, logf: func(f string, a ...any) { h.log = append(h.log, fmt.Sprintf(f, a...)) },
-		os: osSeam{now: func() time.Time { return h.now }, start: func(gen int) (process, error) {
+		os: osSeam{now: func() time.Time { return h.now }, notifyUp: func(m string) { h.up = append(h.up, m) }, start: func(gen int) (process, error) {
 			if h.failGens[gen] {
 				return nil, errors.New("fork: resource temporarily unavailable")
 			}
@@ -349,6 +350,11 @@ func TestLoopTERMForwardsAndFinishes(t *testing.T) {
 	h.exit(2, 0)
 	assert.True(t, h.s.finished())
 	assert.Equal(t, "", h.statusFile())
+	assert.Equal(t, []string{
+		"READY=1\nSTATUS=generation 1 (pid 1001) running",
+		"READY=1\nSTATUS=generation 2 (pid 1002) running",
+		"STOPPING=1",
+	}, h.up, "the starter's own NOTIFY_SOCKET")
 
 	// INT sends TERM, whatever SignalOnTERM says (as Perl).
 	h = newLoop(t, func(s *settings) { s.signalOnTERM = syscall.SIGQUIT })

@@ -69,12 +69,18 @@ type starterProc struct {
 // It does not wait for anything.
 func startStarter(t *testing.T, cfg Config, extra ...*os.File) *starterProc {
 	t.Helper()
+	return startStarterEnv(t, cfg, nil, extra...)
+}
+
+// startStarterEnv is startStarter with extra environment variables.
+func startStarterEnv(t *testing.T, cfg Config, env []string, extra ...*os.File) *starterProc {
+	t.Helper()
 	b, err := json.Marshal(cfg)
 	require.NoError(t, err)
 	exe, err := os.Executable()
 	require.NoError(t, err)
 	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), configEnv+"="+string(b))
+	cmd.Env = append(append(os.Environ(), env...), configEnv+"="+string(b))
 	cmd.ExtraFiles = extra
 	p, err := proc.StartCmd(cmd)
 	require.NoError(t, err)

@@ -101,3 +101,36 @@ func (d *notifyDir) listen(gen int, eventC chan<- notifyEvent, doneC <-chan stru
 
 // Close removes the directory and whatever is left in it.
 func (d *notifyDir) Close() { os.RemoveAll(d.dir) }
+
+// upstream tells the starter's own supervisor about the starter, with the
+// same protocol, when the starter itself was started with NOTIFY_SOCKET
+// (a systemd unit with Type=notify): READY=1 once a worker is running,
+// STATUS= on every change of generation, STOPPING=1 at shutdown. A nil
+// *upstream sends nothing.
+type upstream struct{ addr *net.UnixAddr }
+
+// newUpstream returns nil if socket (the starter's NOTIFY_SOCKET) is empty.
+// A leading '@' names an abstract socket.
+func newUpstream(socket string) *upstream {
+	if socket == "" {
+		return nil
+	}
+	if strings.HasPrefix(socket, "@") {
+		socket = "\x00" + socket[1:]
+	}
+	return &upstream{addr: &net.UnixAddr{Name: socket, Net: "unixgram"}}
+}
+
+// send sends one datagram; it does not block beyond the send and ignores
+// errors (systemd may be gone; serving matters more).
+func (u *upstream) send(msg string) {
+	if u == nil {
+		return
+	}
+	c, err := net.DialUnix("unixgram", nil, u.addr)
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	c.Write([]byte(msg))
+}

@@ -53,4 +53,7 @@ type osSeam struct {
 	start func(gen int) (process, error)
 	// now is the clock.
 	now func() time.Time
+	// notifyUp sends an sd_notify message to the starter's own supervisor
+	// (upstream.send); nil sends nothing.
+	notifyUp func(msg string)
 }

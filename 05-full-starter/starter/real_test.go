@@ -401,3 +401,29 @@ func TestRealBadConfig(t *testing.T) {
 	assert.Equal(t, 1, p.WaitT(t))
 	assert.NotContains(t, p.Output(), "starting new worker")
 }
+
+// The starter under systemd Type=notify: READY=1 to its own NOTIFY_SOCKET
+// once a worker runs, STOPPING=1 at shutdown; workers get their own socket.
+func TestRealUpstreamNotify(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	require.NoError(t, err)
+	defer conn.Close()
+	p := startStarterEnv(t, Config{Command: workerCmd("-dump", "-notify"), Interval: 10 * time.Second},
+		[]string{"NOTIFY_SOCKET=" + path})
+	read := func() string {
+		conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+		buf := make([]byte, 4096)
+		n, err := conn.Read(buf)
+		require.NoError(t, err)
+		return string(buf[:n])
+	}
+	m := p.waitLine(`^starting new worker (\d+)$`)
+	assert.Equal(t, fmt.Sprintf("READY=1\nSTATUS=generation 1 (pid %s) running", m[1]), read())
+	pid, _ := strconv.Atoi(m[1])
+	assert.NotEqual(t, path, p.dumpOf(pid).env["NOTIFY_SOCKET"], "the worker has its own")
+	p.SignalT(t, syscall.SIGTERM)
+	assert.Equal(t, "STOPPING=1", read())
+	p.waitLine(`^exiting$`)
+}

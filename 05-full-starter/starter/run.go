@@ -32,6 +32,10 @@ const (
 // port in use, a locked pid file, a regular file at a --path, ...); nothing
 // the starter did not create is deleted on those paths.
 //
+// When the starter itself has NOTIFY_SOCKET (systemd Type=notify), it sends
+// READY=1 there once a worker runs and STOPPING=1 at shutdown; the workers
+// get their own NOTIFY_SOCKET from the starter, never that one.
+//
 // Run handles SIGHUP, SIGTERM and SIGINT itself (os/signal) while it runs.
 // The program's main must call RunShimIfRequested before anything else; Run
 // refuses to run in a process that is the exec shim.
@@ -138,7 +142,8 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	signal.Notify(sigC, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sigC)
 
-	s := &supervisor{set: set, logf: logf, os: osSeam{start: l.start, now: time.Now}}
+	up := newUpstream(os.Getenv(envNotifySocket))
+	s := &supervisor{set: set, logf: logf, os: osSeam{start: l.start, now: time.Now, notifyUp: up.send}}
 	s.run(ctx, sigC, exitC, notifyC)
 	return nil
 }
