@@ -22,6 +22,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The master tells each worker which fd holds the listening socket and which
@@ -171,10 +173,10 @@ func (w *worker) pid() int { return w.cmd.Process.Pid }
 // child nobody waits for stays a zombie) and then sends it on exitC, so the
 // caller must keep receiving from exitC.
 func startWorker(ln *net.TCPListener, generation int, exitC chan<- *worker) (*worker, error) {
-	// File returns a dup of the socket's fd. exec.Cmd puts ExtraFiles[i] on
-	// fd 3+i in the child with FD_CLOEXEC cleared; our dup is closed once the
-	// child has started (it has its own copy by then).
-	f, err := ln.File()
+	// exec.Cmd puts ExtraFiles[i] on fd 3+i in the child with FD_CLOEXEC
+	// cleared; our dup is closed once the child has started (it has its own
+	// copy by then).
+	f, err := listenerFile(ln)
 	if err != nil {
 		return nil, err
 	}
@@ -197,6 +199,31 @@ func startWorker(ln *net.TCPListener, generation int, exitC chan<- *worker) (*wo
 		exitC <- w
 	}()
 	return w, nil
+}
+
+// listenerFile returns a duplicate of ln's fd, as an *os.File to pass in
+// ExtraFiles.
+//
+// Why not ln.File(), which also returns a dup? Its Fd method, which exec
+// calls, switches the fd to blocking mode. That mode is not per fd but per
+// socket, shared by the master and every worker. A worker that calls
+// accept(2) while the socket is blocking waits inside the kernel, where
+// closing its listener cannot wake it: it never exits. os.NewFile on our own
+// dup leaves the mode alone.
+func listenerFile(ln *net.TCPListener) (*os.File, error) {
+	rc, err := ln.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var dup int
+	var dupErr error
+	err = rc.Control(func(fd uintptr) {
+		dup, dupErr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0)
+	})
+	if err != nil || dupErr != nil {
+		return nil, fmt.Errorf("dup listener: %w", errors.Join(err, dupErr))
+	}
+	return os.NewFile(uintptr(dup), "listener"), nil
 }
 
 // newHandler serves GET / (who am I) and GET /slow?ms=N (a request that

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"runtime"
 	"strconv"
@@ -57,6 +58,13 @@ func TestOneSocketInMasterAndWorkers(t *testing.T) {
 		require.NoError(t, err)
 		assert.Len(t, fds, 1, "pid %d holds the socket once", pid)
 	}
+
+	p.SignalT(t, syscall.SIGHUP)
+	m := p.WaitLineT(t, `worker pid=(\d+) generation=2 serving`)
+	next, _ := strconv.Atoi(m[1])
+	fds, err := proc.FDsOf(next, inode)
+	require.NoError(t, err)
+	assert.Len(t, fds, 1, "the new worker holds the same socket")
 	p.SignalT(t, syscall.SIGTERM)
 	assert.Equal(t, 0, p.WaitT(t))
 }
@@ -123,4 +131,21 @@ func TestSIGTERMStopsMasterAndWorkers(t *testing.T) {
 	p.WaitLineT(t, `worker pid=`+strconv.Itoa(worker)+` generation=1 exited: exit status 0`)
 	assert.Equal(t, 0, p.WaitT(t))
 	assert.Empty(t, p.Survivors())
+}
+
+// TestRapidRestartsWhileIdle: restart after restart with no load, each one
+// as soon as the previous worker serves; every old worker must exit. This
+// catches a listener that was switched to blocking mode under a running
+// worker (see listenerFile in main.go): that worker then sits in accept(2)
+// in the kernel, where closing its listener cannot wake it, and never exits.
+func TestRapidRestartsWhileIdle(t *testing.T) {
+	p, _, _ := startMaster(t)
+	for gen := 2; gen <= 15; gen++ {
+		p.SignalT(t, syscall.SIGHUP)
+		p.WaitLineT(t, fmt.Sprintf(`worker pid=\d+ generation=%d serving`, gen))
+	}
+	exited := p.WaitMatchesT(t, `worker pid=\d+ generation=(\d+) exited: exit status 0`, 14)
+	assert.Len(t, exited, 14, "generations 1-14 exited, 15 serves")
+	p.SignalT(t, syscall.SIGTERM)
+	assert.Equal(t, 0, p.WaitT(t))
 }

@@ -159,6 +159,39 @@ func (p *Process) WaitLine(re *regexp.Regexp, timeout time.Duration) ([]string, 
 	}
 }
 
+// WaitMatches blocks until at least n lines of the whole output so far
+// match re, and returns their submatches. Unlike WaitLine it ignores the
+// cursor and does not move it, for events whose lines may come in any order.
+// It fails after timeout, or when the process has exited with fewer.
+func (p *Process) WaitMatches(re *regexp.Regexp, n int, timeout time.Duration) ([][]string, error) {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		p.mu.Lock()
+		var found [][]string
+		for _, line := range p.lines {
+			if m := re.FindStringSubmatch(line); m != nil {
+				found = append(found, m)
+			}
+		}
+		grow := p.grow
+		p.mu.Unlock()
+		if len(found) >= n {
+			return found, nil
+		}
+		select {
+		case <-grow:
+		case <-p.done:
+			if p.hasUnread() {
+				continue
+			}
+			return found, fmt.Errorf("pid %d exited (%v) after %d of %d lines matching %q", p.PID(), p.err, len(found), n, re)
+		case <-deadline.C:
+			return found, fmt.Errorf("pid %d printed %d of %d lines matching %q within %v", p.PID(), len(found), n, re, timeout)
+		}
+	}
+}
+
 func (p *Process) hasUnread() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()

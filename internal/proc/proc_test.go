@@ -27,6 +27,18 @@ func TestWaitLineConsumesInOrder(t *testing.T) {
 	assert.Equal(t, []string{"a 1", "b 2", "a 3", "no newline"}, p.Lines())
 }
 
+func TestWaitMatchesIgnoresTheCursor(t *testing.T) {
+	p := StartT(t, "sh", "-c", "echo 'x 2'; echo 'y'; echo 'x 1'; sleep 30")
+	p.WaitLineT(t, `y`)
+	m := p.WaitMatchesT(t, `x (\d)`, 2)
+	assert.Equal(t, "2", m[0][1])
+	assert.Equal(t, "1", m[1][1])
+	_, err := p.WaitMatches(regexp.MustCompile(`x`), 3, 50*time.Millisecond)
+	assert.ErrorContains(t, err, "2 of 3")
+	m = p.WaitMatchesT(t, `y|x 1`, 1)
+	assert.Len(t, m, 2, "returns every match, not just n")
+}
+
 func TestWaitLineTimesOut(t *testing.T) {
 	p := StartT(t, "sleep", "30")
 	start := time.Now()

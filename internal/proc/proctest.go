@@ -75,6 +75,16 @@ func (p *Process) WaitLineT(t testing.TB, pattern string) []string {
 	return m
 }
 
+// WaitMatchesT is WaitMatches that fails t on timeout.
+func (p *Process) WaitMatchesT(t testing.TB, pattern string, n int) [][]string {
+	t.Helper()
+	m, err := p.WaitMatches(regexp.MustCompile(pattern), n, ReadyTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 // SignalT is Signal that fails t on error.
 func (p *Process) SignalT(t testing.TB, sig syscall.Signal) {
 	t.Helper()

@@ -3,7 +3,7 @@
 // clients saw. scripts/loadtest.sh runs it from the repository root.
 //
 //	loadtest [flags] STAGE      one stage: 01, 02, 03, 04 or 05
-//	loadtest [flags] table      every stage, keep-alive off and on, as a Markdown table
+//	loadtest [flags] table      every stage, as a Markdown table (add -keepalive both for off and on)
 //
 // Every run is bounded: -restarts restarts, each one waited for at most
 // -timeout, and the load stops with the last restart.
@@ -163,7 +163,8 @@ type stage struct {
 type server struct {
 	p    *proc.Process
 	addr string
-	gen  int // generation of the newest worker, for stages that have them
+	gen  int    // generation of the newest worker, for stages that have them
+	tmp  string // where the stage's binaries are
 }
 
 func (s *server) stop() {
@@ -185,7 +186,7 @@ func (s *server) stop() {
 var (
 	listeningRE = regexp.MustCompile(`listening on (\S+) pid=(\d+)`)
 	stages      = map[string]*stage{}
-	tableStages = []string{"01", "02", "03", "04"}
+	tableStages = []string{"01", "02", "03", "04", "05"}
 )
 
 func init() {
@@ -233,6 +234,7 @@ func init() {
 			return err
 		}
 	}
+	stages["05"] = stage05()
 }
 
 // startOn starts bin -addr addr and waits for its "listening on" line.
