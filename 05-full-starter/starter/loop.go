@@ -187,6 +187,12 @@ func (s *supervisor) shutdown(sig syscall.Signal, now time.Time) {
 	}
 	s.logf("received %s, sending %s to all workers:%s", signalName(sig), signalName(stop), s.pids(s.workers))
 	for _, w := range s.workers {
+		// An old worker draining after that very signal is not sent it
+		// again: to a draining worker a second one means "cut the
+		// connections now" (Ctrl-C twice). Its KillTimeout still runs.
+		if w.state == stSignalled && w.stopSig == stop {
+			continue
+		}
 		s.signal(w, stop, now)
 	}
 }

@@ -366,6 +366,29 @@ func TestLoopTERMForwardsAndFinishes(t *testing.T) {
 	assert.Equal(t, []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL}, h.sig(1), "KillTimeout applies at shutdown")
 }
 
+// An old worker already draining after SignalOnHUP is not sent the same
+// signal again at shutdown: to a draining worker a second SIGTERM means
+// "hurry, cut the connections" (Ctrl-C twice), which would cut its requests.
+func TestLoopTERMDoesNotResignalDrainingWorkers(t *testing.T) {
+	h := newLoop(t, nil)
+	h.running()
+	h.s.onSignal(syscall.SIGHUP, h.now)
+	h.ready(2)
+	require.Equal(t, term, h.sig(1), "old worker signalled once on HUP")
+	h.s.onSignal(syscall.SIGTERM, h.now)
+	assert.Equal(t, term, h.sig(1), "not signalled again while it drains")
+	assert.Equal(t, term, h.sig(2), "the current worker is told to stop")
+	h.requireLogged("received TERM, sending TERM to all workers:1001,1002")
+
+	// A different stop signal is still sent: USR1 on HUP, TERM on shutdown.
+	h = newLoop(t, func(s *settings) { s.signalOnHUP = syscall.SIGUSR1 })
+	h.running()
+	h.s.onSignal(syscall.SIGHUP, h.now)
+	h.ready(2)
+	h.s.onSignal(syscall.SIGTERM, h.now)
+	assert.Equal(t, []syscall.Signal{syscall.SIGUSR1, syscall.SIGTERM}, h.sig(1))
+}
+
 func TestLoopHUPWhileStartingQueues(t *testing.T) {
 	h := newLoop(t, nil)
 	h.running()
