@@ -7,6 +7,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // logSink is where --log-file sent the output: it has replaced this
@@ -69,7 +71,7 @@ func openLog(spec string) (*logSink, error) {
 	}
 	defer target.Close() // fds 1 and 2 keep the file open
 	for _, fd := range []int{1, 2} {
-		if err := syscall.Dup3(int(target.Fd()), fd, 0); err != nil {
+		if err := unix.Dup2(int(target.Fd()), fd); err != nil {
 			l.close()
 			return nil, fmt.Errorf("--log-file: redirect fd %d: %w", fd, err)
 		}
@@ -82,7 +84,7 @@ func openLog(spec string) (*logSink, error) {
 // for the log command to exit.
 func (l *logSink) close() {
 	for _, fd := range []int{1, 2} {
-		_ = syscall.Dup3(int(l.terminal.Fd()), fd, 0)
+		_ = unix.Dup2(int(l.terminal.Fd()), fd)
 	}
 	if l.cmd != nil {
 		done := make(chan struct{})
