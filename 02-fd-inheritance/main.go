@@ -57,12 +57,15 @@ func main() {
 
 // waitSignal blocks until a signal arrives on sigC. SIGHUP re-executes the
 // program with ln inherited; any other signal closes ln.
-func waitSignal(sigC <-chan os.Signal, ln net.Listener) {
+func waitSignal(sigC chan os.Signal, ln net.Listener) {
 	for sig := range sigC {
 		if sig == syscall.SIGHUP {
 			log.Printf("got %v, re-executing with the listener inherited", sig)
 			err := reexec(ln.(*net.TCPListener))
-			log.Printf("re-exec failed, still serving: %v", err) // exec returns only on error
+			// exec returns only on error. Catch SIGHUP again (reexec
+			// ignored it) and keep serving.
+			signal.Notify(sigC, syscall.SIGHUP)
+			log.Printf("re-exec failed, still serving: %v", err)
 			continue
 		}
 		log.Printf("got %v, closing the listener", sig)
@@ -121,6 +124,12 @@ func reexec(ln *net.TCPListener) error {
 		return err
 	}
 	env := append(os.Environ(), envListenFD+"="+strconv.Itoa(fd))
+	// Exec resets every caught signal to its default action, and SIGHUP's is
+	// to terminate: a HUP between exec and the new image's signal.Notify
+	// would kill the only process holding the socket. An ignored signal
+	// stays ignored across exec, and Notify in the new image catches it
+	// again.
+	signal.Ignore(syscall.SIGHUP)
 	return unix.Exec(exe, os.Args, env)
 }
 

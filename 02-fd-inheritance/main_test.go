@@ -127,6 +127,36 @@ func TestReexecCutsRequestInFlight(t *testing.T) {
 	assert.Contains(t, []load.Class{load.EOF, load.Reset}, load.Classify(err), "%v", err)
 }
 
+// TestHUPDuringReexecIsSurvived: SIGHUPs keep coming while the program
+// re-executes. Exec resets a caught signal to its default action, which for
+// SIGHUP is "terminate"; a HUP between exec and the new image's
+// signal.Notify would kill the only process holding the socket. The program
+// ignores SIGHUP just before exec (an ignored signal stays ignored across
+// exec), so it must survive and keep serving.
+func TestHUPDuringReexecIsSurvived(t *testing.T) {
+	p := proc.StartT(t, bin, "-addr", "127.0.0.1:0")
+	addr := p.WaitLineT(t, listening)[1]
+	// A burst of HUPs, 200 µs apart for 50 ms: some land in the window.
+	for range 250 {
+		if p.Signal(syscall.SIGHUP) != nil {
+			break // it died: checked below
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+	// A re-exec may still be under way: the requests wait in the accept queue.
+	run, err := load.Start(load.Config{Addr: addr, Clients: 1, MaxRequests: 3, MaxDuration: 20 * time.Second, Timeout: 10 * time.Second})
+	require.NoError(t, err)
+	rep := run.Wait()
+	select {
+	case <-p.Done():
+		t.Fatalf("the process died during the HUP burst: %v", p.Output())
+	default:
+	}
+	assert.Equal(t, 3, rep.OK, "%v", rep)
+	p.SignalT(t, syscall.SIGTERM)
+	assert.Equal(t, 0, p.WaitT(t))
+}
+
 func keys(m map[int]int) []int {
 	var ks []int
 	for k := range m {

@@ -38,6 +38,10 @@ const (
 	Other   Class = "other"   // anything else (the first few are kept in Report.Samples)
 )
 
+// RefusedPause is how long a client waits after a refused connect before it
+// tries again.
+const RefusedPause = time.Millisecond
+
 // Classes lists every Class in report order.
 var Classes = []Class{Refused, Reset, EOF, Timeout, Non2xx, Other}
 
@@ -204,6 +208,17 @@ func (r *Run) client() {
 			c, err := net.DialTimeout("tcp", r.cfg.Addr, r.cfg.Timeout)
 			if err != nil {
 				r.record(result{err: err, took: time.Since(begin)})
+				if Classify(err) == Refused {
+					// A refused connect fails in microseconds. Trying again
+					// at once would spin: it would use up MaxRequests in a
+					// moment and take the CPU from the very process that is
+					// starting. Like a real client, pause a little; each
+					// client then counts about one refusal per RefusedPause.
+					select {
+					case <-r.stopC:
+					case <-time.After(RefusedPause):
+					}
+				}
 				continue
 			}
 			conn, br = c, bufio.NewReader(c)

@@ -55,6 +55,7 @@ func TestClassifiesRefusedAndNon2xx(t *testing.T) {
 	require.NoError(t, err)
 	rep := run.Wait()
 	assert.Equal(t, 10, rep.Errors[Refused])
+	assert.GreaterOrEqual(t, rep.Elapsed, 5*RefusedPause, "each client paused after each refusal")
 
 	addr := serve(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503) })
 	run, err = Start(Config{Addr: addr, Clients: 2, MaxRequests: 10, MaxDuration: 10 * time.Second, KeepAlive: true})

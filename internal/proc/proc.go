@@ -112,10 +112,16 @@ func (p *Process) Done() <-chan struct{} { return p.done }
 // Wait blocks until the process exits or timeout passes. It returns the exit
 // code (-1 if killed by a signal).
 func (p *Process) Wait(timeout time.Duration) (int, error) {
+	// Look first: with both cases ready, select would pick one at random, and
+	// Wait(0) on a process that has exited could claim it is running.
 	select {
 	case <-p.done:
-	case <-time.After(timeout):
-		return 0, fmt.Errorf("pid %d still running after %v", p.PID(), timeout)
+	default:
+		select {
+		case <-p.done:
+		case <-time.After(timeout):
+			return 0, fmt.Errorf("pid %d still running after %v", p.PID(), timeout)
+		}
 	}
 	st := p.cmd.ProcessState
 	if !st.Exited() {

@@ -63,6 +63,19 @@ func TestSurvivorsFindsAnOrphanedChild(t *testing.T) {
 	assert.Eventually(t, func() bool { return len(p.Survivors()) == 0 }, 10*time.Second, 10*time.Millisecond)
 }
 
+func TestWaitZeroAfterExit(t *testing.T) {
+	p := StartT(t, "true")
+	<-p.Done()
+	for range 50 {
+		code, err := p.Wait(0)
+		require.NoError(t, err)
+		require.Equal(t, 0, code)
+	}
+	code, err := p.Stop(time.Second)
+	assert.NoError(t, err, "Stop on an exited process")
+	assert.Equal(t, 0, code)
+}
+
 func TestSignalAndExitCode(t *testing.T) {
 	p := StartT(t, "sh", "-c", "trap 'echo got term; exit 3' TERM; echo ready; while :; do sleep 0.1; done")
 	p.WaitLineT(t, `ready`)
