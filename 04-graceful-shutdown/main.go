@@ -206,7 +206,9 @@ func master(ln *net.TCPListener, killAfter time.Duration) {
 	stop := func(w *worker) {
 		log.Printf("sending SIGTERM to worker pid=%d generation=%d", w.pid(), w.generation)
 		w.cmd.Process.Signal(syscall.SIGTERM)
-		time.AfterFunc(killAfter, func() { killC <- w })
+		if w.killTimer == nil {
+			w.killTimer = time.AfterFunc(killAfter, func() { killC <- w })
+		}
 	}
 
 	// One goroutine (this one) owns the workers: signals and exits arrive
@@ -246,6 +248,9 @@ func master(ln *net.TCPListener, killAfter time.Duration) {
 			}
 		case w := <-exitC:
 			delete(live, w)
+			if w.killTimer != nil {
+				w.killTimer.Stop() // no SIGKILL for a worker that is gone
+			}
 			log.Printf("worker pid=%d generation=%d exited: %v", w.pid(), w.generation, w.cmd.ProcessState)
 			if w == current && !stopping {
 				log.Printf("the current worker died by itself; send SIGHUP to start a new one")
@@ -263,6 +268,7 @@ func master(ln *net.TCPListener, killAfter time.Duration) {
 type worker struct {
 	cmd        *exec.Cmd // cmd.ProcessState tells how it exited, once it is sent on exitC
 	generation int
+	killTimer  *time.Timer // set when the worker was asked to stop
 }
 
 func (w *worker) pid() int { return w.cmd.Process.Pid }
