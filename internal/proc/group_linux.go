@@ -3,7 +3,6 @@ package proc
 import (
 	"os"
 	"strconv"
-	"strings"
 )
 
 // groupMembers lists the live processes whose process group is pgid, by
@@ -20,15 +19,8 @@ func groupMembers(pgid int) []int {
 		if err != nil {
 			continue
 		}
-		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// The command name (field 2) is in parentheses and may contain
-		// spaces; the fields after the last ')' are: state ppid pgrp ...
-		s := string(stat)
-		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if len(fields) < 3 || fields[0] == "Z" || fields[0] == "X" {
+		fields, err := StatFields(pid)
+		if err != nil || fields[0] == "Z" || fields[0] == "X" {
 			continue
 		}
 		if pg, _ := strconv.Atoi(fields[2]); pg == pgid {
