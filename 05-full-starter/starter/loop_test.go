@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -452,15 +453,21 @@ func TestLoopAutoRestart(t *testing.T) {
 }
 
 // TestLoopRun checks the select loop itself: real channels and timers,
-// fake processes, durations of milliseconds.
+// fake processes. Interval is a minute, so only READY=1 messages promote
+// workers here; each message is sent only once its generation has been
+// started (a message for a generation that does not exist yet is dropped).
 func TestLoopRun(t *testing.T) {
 	var mu sync.Mutex
 	procs := map[int]*fakeProc{}
 	var log []string
 	s := &supervisor{
-		set: settings{interval: 20 * time.Millisecond, killTimeout: time.Minute, signalOnHUP: syscall.SIGTERM,
+		set: settings{interval: time.Minute, killTimeout: time.Minute, signalOnHUP: syscall.SIGTERM,
 			signalOnTERM: syscall.SIGTERM, backoffMin: time.Millisecond, backoffMax: time.Second},
-		logf: func(f string, a ...any) { log = append(log, fmt.Sprintf(f, a...)) },
+		logf: func(f string, a ...any) {
+			mu.Lock()
+			defer mu.Unlock()
+			log = append(log, fmt.Sprintf(f, a...))
+		},
 		os: osSeam{now: time.Now, start: func(gen int) (process, error) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -476,27 +483,59 @@ func TestLoopRun(t *testing.T) {
 	doneC := make(chan struct{})
 	go func() { s.run(ctx, sigC, exitC, notifyC); close(doneC) }()
 
-	waitSig := func(gen int) {
+	// poll waits (10 s at most) until cond holds, checked under mu.
+	poll := func(what string, cond func() bool) {
+		t.Helper()
 		deadline := time.Now().Add(10 * time.Second)
-		for time.Now().Before(deadline) {
+		for {
 			mu.Lock()
-			p := procs[gen]
+			ok := cond()
 			mu.Unlock()
-			if p != nil && len(p.signals()) > 0 {
+			if ok {
 				return
+			}
+			if time.Now().After(deadline) {
+				mu.Lock()
+				defer mu.Unlock()
+				t.Fatalf("timed out waiting for %s; log:\n%s", what, strings.Join(log, "\n"))
 			}
 			time.Sleep(time.Millisecond)
 		}
-		t.Fatalf("generation %d never signalled", gen)
 	}
+	started := func(gen int) {
+		t.Helper()
+		poll(fmt.Sprintf("generation %d started", gen), func() bool { return procs[gen] != nil })
+	}
+	signalled := func(gen int) {
+		t.Helper()
+		poll(fmt.Sprintf("generation %d signalled", gen), func() bool { return procs[gen] != nil && len(procs[gen].signals()) > 0 })
+	}
+	logged := func(sub string) {
+		t.Helper()
+		poll(fmt.Sprintf("log line %q", sub), func() bool {
+			return slices.ContainsFunc(log, func(l string) bool { return strings.Contains(l, sub) })
+		})
+	}
+	ready := func(gen int) { notifyC <- notifyEvent{gen: gen, msg: notifyMsg{ready: true}} }
+
+	started(1)
+	ready(1)
+	logged("new worker 1001 is ready (READY=1")
+	logged("new worker 1001 is now running")
 	sigC <- syscall.SIGHUP
-	waitSig(1) // after Interval
+	started(2)
+	ready(2)
+	logged("new worker 1002 is ready (READY=1")
+	signalled(1)
 	exitC <- exitEvent{pid: 1001}
+	logged("old worker 1001 died")
 	sigC <- syscall.SIGHUP
-	notifyC <- notifyEvent{gen: 3, msg: notifyMsg{ready: true}}
-	waitSig(2)
+	started(3)
+	ready(3)
+	logged("new worker 1003 is ready (READY=1")
+	signalled(2)
 	cancel() // counts as TERM
-	waitSig(3)
+	signalled(3)
 	exitC <- exitEvent{pid: 1002}
 	exitC <- exitEvent{pid: 1003}
 	select {
