@@ -75,6 +75,29 @@ type supervisor struct {
 	stopping      bool
 }
 
+// early handles the signals that are already waiting in sigC before the
+// first worker is started (they arrived while Run was setting up): TERM and
+// INT shut down, so that no worker is started at all; a HUP is coalesced
+// with the first start, which runs the current code anyway. It does not
+// block.
+func (s *supervisor) early(sigC <-chan os.Signal, now time.Time) {
+	for {
+		select {
+		case sig := <-sigC:
+			switch sig {
+			case syscall.SIGHUP:
+				if !s.stopping {
+					s.logf("received HUP before the first worker was started; starting it is the restart")
+				}
+			case syscall.SIGTERM, syscall.SIGINT:
+				s.shutdown(sig.(syscall.Signal), now)
+			}
+		default:
+			return
+		}
+	}
+}
+
 // begin starts the first worker.
 func (s *supervisor) begin(now time.Time) { s.startWorker(now) }
 
@@ -455,13 +478,17 @@ func (s *supervisor) pids(ws []*worker) string {
 	return strings.Join(parts, ",")
 }
 
-// run is the event loop: it starts the first worker, then handles signals,
-// worker exits, readiness messages and deadlines, one at a time, until a
+// run is the event loop: it handles the signals already waiting (early),
+// starts the first worker unless one of them was TERM or INT, then handles
+// signals, worker exits, readiness messages and deadlines, one at a time, until a
 // shutdown (TERM, INT, or ctx cancelled, which counts as TERM) has reaped
 // every worker. It blocks until then. The channels belong to the caller;
 // run only receives from them.
 func (s *supervisor) run(ctx context.Context, sigC <-chan os.Signal, exitC <-chan exitEvent, notifyC <-chan notifyEvent) {
-	s.begin(s.os.now())
+	s.early(sigC, s.os.now())
+	if !s.stopping {
+		s.begin(s.os.now())
+	}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()

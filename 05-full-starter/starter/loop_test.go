@@ -390,6 +390,29 @@ func TestLoopTERMDoesNotResignalDrainingWorkers(t *testing.T) {
 	assert.Equal(t, []syscall.Signal{syscall.SIGUSR1, syscall.SIGTERM}, h.sig(1))
 }
 
+// Signals that arrived while Run was setting up wait in sigC: a TERM
+// there means no worker is started at all; a HUP is coalesced with the
+// first start instead of queueing a second one.
+func TestLoopSignalsBeforeFirstStart(t *testing.T) {
+	h := newLoop(t, nil)
+	sigC := make(chan os.Signal, 2)
+	sigC <- syscall.SIGHUP
+	sigC <- syscall.SIGTERM
+	h.s.early(sigC, h.now)
+	assert.True(t, h.s.finished(), "TERM before the first start: nothing to wait for")
+	h.requireLogged("received TERM, sending TERM to all workers:none")
+	assert.Equal(t, 0, h.started())
+
+	h = newLoop(t, nil)
+	sigC <- syscall.SIGHUP
+	h.s.early(sigC, h.now)
+	h.requireLogged("received HUP before the first worker was started")
+	h.running()
+	h.advance(10 * time.Second)
+	assert.Equal(t, 1, h.started(), "the HUP was the first start, not another restart")
+	assert.False(t, h.s.finished())
+}
+
 func TestLoopHUPWhileStartingQueues(t *testing.T) {
 	h := newLoop(t, nil)
 	h.running()

@@ -36,13 +36,29 @@ const (
 // READY=1 there once a worker runs and STOPPING=1 at shutdown; the workers
 // get their own NOTIFY_SOCKET from the starter, never that one.
 //
-// Run handles SIGHUP, SIGTERM and SIGINT itself (os/signal) while it runs.
+// Run handles SIGHUP, SIGTERM and SIGINT itself (os/signal) from its first
+// step on, before it takes the pid file. A signal that arrives during the
+// setup is handled once the setup is done: a TERM or INT then shuts down
+// cleanly (without starting a worker if it was there before the first
+// start), a HUP from before the first start is coalesced with it (the first
+// worker already runs the current code), and a HUP after the first start is
+// a restart that follows as soon as the first worker runs. A setup error
+// still returns that error.
 // The program's main must call RunShimIfRequested before anything else; Run
 // refuses to run in a process that is the exec shim.
 func Run(ctx context.Context, cfg Config) (err error) {
 	if os.Getenv(shimEnv) != "" {
 		return errors.New("start_server: running as the exec shim: main must call starter.RunShimIfRequested first")
 	}
+	// The handler comes first, before the pid file exists: whoever sees
+	// the pid file (--restart, --stop, systemd's ExecReload, a script) may
+	// signal at once, and the default action would kill the starter in the
+	// middle of its setup and leave its files behind. Signals that arrive
+	// during the setup wait in sigC for the loop (see supervisor.run).
+	sigC := make(chan os.Signal, 16)
+	signal.Notify(sigC, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigC)
+
 	var log io.Writer = os.Stderr
 	if cfg.Log != nil {
 		log = cfg.Log
@@ -137,10 +153,6 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	doneC := make(chan struct{})
 	defer close(doneC)
 	l.exitC, l.notifyC, l.doneC = exitC, notifyC, doneC
-
-	sigC := make(chan os.Signal, 16)
-	signal.Notify(sigC, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
-	defer signal.Stop(sigC)
 
 	up := newUpstream(os.Getenv(envNotifySocket))
 	s := &supervisor{set: set, logf: logf, os: osSeam{start: l.start, now: time.Now, notifyUp: up.send}}
