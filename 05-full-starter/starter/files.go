@@ -19,22 +19,22 @@ type pidFile struct {
 	f    *os.File
 }
 
+// pidLockAttempts bounds how often acquirePIDFile reopens a pid file that
+// was replaced or removed while it was locking it.
+const pidLockAttempts = 10
+
+// beforePIDLock, if not nil, runs between opening the pid file and locking
+// it: a seam for tests to recreate the race lockPIDPath guards against.
+var beforePIDLock func()
+
 // acquirePIDFile opens (creating if needed) and locks path, then writes
 // "PID\n". It never blocks: a pid file locked by a running start_server is
 // an error naming that server's pid. The file is not truncated before it is
 // locked, so a failed attempt leaves the running server's file intact.
 func acquirePIDFile(path string) (*pidFile, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := lockPIDPath(path)
 	if err != nil {
-		return nil, fmt.Errorf("--pid-file: %w", err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		other, _ := readPID(path)
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("--pid-file %s is locked: another start_server (pid %d) is running", path, other)
-		}
-		return nil, fmt.Errorf("--pid-file %s: flock: %w", path, err)
+		return nil, err
 	}
 	if err := f.Truncate(0); err == nil {
 		_, err = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
@@ -44,6 +44,61 @@ func acquirePIDFile(path string) (*pidFile, error) {
 		return nil, fmt.Errorf("--pid-file %s: write: %w", path, err)
 	}
 	return &pidFile{path: path, f: f}, nil
+}
+
+// lockPIDPath opens path and takes the exclusive lock on the file that is
+// at path once the lock is held. A lock alone is not enough: a server that
+// exits removes its pid file and then drops the lock (release), so an open
+// from just before the removal would get the lock on the removed file while
+// a third start_server creates and locks a new one at path — two servers
+// with "the" pid file. So after locking it compares the open file with what
+// path names now (device and inode) and starts over if they differ, at most
+// pidLockAttempts times. It never blocks.
+func lockPIDPath(path string) (*os.File, error) {
+	for range pidLockAttempts {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("--pid-file: %w", err)
+		}
+		if beforePIDLock != nil {
+			beforePIDLock()
+		}
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			other, _ := readPID(path)
+			f.Close()
+			if errors.Is(err, syscall.EWOULDBLOCK) {
+				return nil, fmt.Errorf("--pid-file %s is locked: another start_server (pid %d) is running", path, other)
+			}
+			return nil, fmt.Errorf("--pid-file %s: flock: %w", path, err)
+		}
+		same, err := isFileAt(f, path)
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("--pid-file %s: %w", path, err)
+		}
+		if same {
+			return f, nil
+		}
+		f.Close() // removed or replaced meanwhile: that lock guards nothing
+	}
+	return nil, fmt.Errorf("--pid-file %s was replaced or removed %d times while locking it; is another program removing it?", path, pidLockAttempts)
+}
+
+// isFileAt reports whether the open file f is the file path names now (the
+// same device and inode). A path that no longer exists is not f.
+func isFileAt(f *os.File, path string) (bool, error) {
+	open, err := f.Stat()
+	if err != nil {
+		return false, err
+	}
+	named, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return os.SameFile(open, named), nil
 }
 
 // release removes the pid file, then closes it (which drops the lock), in
