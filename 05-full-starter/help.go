@@ -39,7 +39,8 @@ Options (beyond Server::Starter):
   --ready-timeout=SECONDS   require READY=1 on NOTIFY_SOCKET within this time
                             (0: READY=1 optional, --interval decides)
   --kill-timeout=SECONDS    SIGKILL a signalled worker after this long (30; 0 or
-                            negative: never)
+                            negative: never); keep it longer than the workers'
+                            drain deadline
 
 Environment: ENVDIR, ENABLE_AUTO_RESTART, AUTO_RESTART_INTERVAL, KILL_OLD_DELAY
   stand in for their options when the option is not given; files of those names

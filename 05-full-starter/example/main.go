@@ -36,7 +36,8 @@ func main() {
 
 func run() int {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on when no starter passed sockets (port 0: any free port)")
-	drain := flag.Duration("drain", 30*time.Second, "longest time to drain connections after SIGTERM")
+	drain := flag.Duration("drain", listener.DefaultDrainTimeout,
+		"longest time to drain connections after SIGTERM (keep it shorter than start_server's --kill-timeout)")
 	flag.Parse()
 	if *drain <= 0 {
 		fmt.Fprintf(os.Stderr, "example: -drain must be positive, got %v\n", *drain)

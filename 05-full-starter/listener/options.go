@@ -9,7 +9,11 @@ import (
 
 // Defaults of Serve.
 const (
-	DefaultDrainTimeout = 30 * time.Second
+	// DefaultDrainTimeout is the drain deadline: after it, Serve closes the
+	// connections that are left. It is shorter than start_server's default
+	// --kill-timeout (30 s), so that a worker that uses its whole drain
+	// still closes and exits by itself before the starter's SIGKILL.
+	DefaultDrainTimeout = 20 * time.Second
 	// DefaultGrace is the longest the drain waits for clients to close
 	// their connections after a "Connection: close" response, before
 	// Shutdown closes what is left; it is capped at half the drain timeout.
