@@ -24,7 +24,6 @@ const (
 const (
 	defaultKillOldDelayAuto = 5 * time.Second // --kill-old-delay with --enable-auto-restart
 	defaultAutoRestart      = 360 * time.Second
-	defaultKillTimeout      = 30 * time.Second
 )
 
 // buildConfig turns the parsed command line into a starter.Config.
@@ -67,6 +66,24 @@ func buildConfig(o *options, getenv func(string) string) (starter.Config, error)
 		*s.dst = sig
 	}
 
+	if err := applyTimings(o, getenv, &cfg); err != nil {
+		return cfg, err
+	}
+	if o.backlog != nil {
+		cfg.Backlog = *o.backlog
+	}
+	cfg.PIDFile, cfg.StatusFile = o.pidFile, o.statusFile
+	return cfg, nil
+}
+
+// applyTimings sets the fields of cfg that decide how long the supervisor
+// waits — AutoRestart, AutoRestartInterval, KillOldDelay, Interval,
+// ReadyTimeout, KillTimeout, and EnvDir, whose files count too — from the
+// options, the environment variables and the envdir, with the precedence
+// described at buildConfig. buildConfig and --restart (restartTimeout) both
+// use it, so that the client's bound comes from the settings the server
+// runs with. It reads the envdir and does not block otherwise.
+func applyTimings(o *options, getenv func(string) string, cfg *starter.Config) error {
 	// Environment variables, unless the option was given.
 	env := map[string]string{}
 	for _, k := range []string{envEnvDir, envEnableAutoRestart, envAutoRestartInterval, envKillOldDelay} {
@@ -100,7 +117,7 @@ func buildConfig(o *options, getenv func(string) string) (starter.Config, error)
 	if v, ok := env[envAutoRestartInterval]; ok && cfg.AutoRestart {
 		d, err := parseSeconds(v, false)
 		if err != nil {
-			return cfg, usagef("%s: %w", envAutoRestartInterval, err)
+			return usagef("%s: %w", envAutoRestartInterval, err)
 		}
 		cfg.AutoRestartInterval = d
 	}
@@ -110,7 +127,7 @@ func buildConfig(o *options, getenv func(string) string) (starter.Config, error)
 	if v, ok := env[envKillOldDelay]; ok {
 		d, err := parseSeconds(v, false)
 		if err != nil {
-			return cfg, usagef("%s: %w", envKillOldDelay, err)
+			return usagef("%s: %w", envKillOldDelay, err)
 		}
 		cfg.KillOldDelay = d
 	} else if cfg.AutoRestart {
@@ -125,9 +142,6 @@ func buildConfig(o *options, getenv func(string) string) (starter.Config, error)
 			cfg.Interval = time.Nanosecond
 		}
 	}
-	if o.backlog != nil {
-		cfg.Backlog = *o.backlog
-	}
 	if o.readyTimeout != nil {
 		cfg.ReadyTimeout = *o.readyTimeout
 	}
@@ -137,8 +151,7 @@ func buildConfig(o *options, getenv func(string) string) (starter.Config, error)
 			cfg.KillTimeout = -1 // --kill-timeout=0: never, like a negative value
 		}
 	}
-	cfg.PIDFile, cfg.StatusFile = o.pidFile, o.statusFile
-	return cfg, nil
+	return nil
 }
 
 // perlTrue is Perl's truth for a string: anything but "" and "0".
