@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -136,15 +138,29 @@ func lookupOption(name string) *optSpec {
 	return nil
 }
 
+// maxSeconds is the largest number of seconds a time.Duration holds (about
+// 292 years), rounded down.
+const maxSeconds = math.MaxInt64 / int64(time.Second)
+
 // parseSeconds reads a duration as Server::Starter writes it, a number of
-// seconds ("1", "0.5"), or as Go writes it ("500ms", "2s").
+// seconds ("1", "0.5"), or as Go writes it ("500ms", "2s"). NaN, infinities
+// and numbers beyond maxSeconds are errors (strconv.ParseFloat accepts the
+// first two, and converting them to a Duration gives nonsense).
 func parseSeconds(v string, allowNegative bool) (time.Duration, error) {
 	v = strings.TrimSpace(v)
 	var d time.Duration
-	if f, err := strconv.ParseFloat(v, 64); err == nil {
+	f, err := strconv.ParseFloat(v, 64)
+	switch {
+	case err == nil && (math.IsNaN(f) || math.IsInf(f, 0)):
+		return 0, fmt.Errorf("%q is not a finite number of seconds", v)
+	case errors.Is(err, strconv.ErrRange) || (err == nil && math.Abs(f) > float64(maxSeconds)):
+		return 0, fmt.Errorf("%q is too large (at most %d seconds)", v, maxSeconds)
+	case err == nil:
 		d = time.Duration(f * float64(time.Second))
-	} else if d, err = time.ParseDuration(v); err != nil {
-		return 0, fmt.Errorf("%q is not a number of seconds or a duration like 500ms", v)
+	default:
+		if d, err = time.ParseDuration(v); err != nil {
+			return 0, fmt.Errorf("%q is not a number of seconds or a duration like 500ms", v)
+		}
 	}
 	if d < 0 && !allowNegative {
 		return 0, fmt.Errorf("%q is negative", v)

@@ -70,6 +70,8 @@ func TestParseArgsErrors(t *testing.T) {
 		{"missing value before --", []string{"--pid-file", "--", "w"}, "option --pid-file needs a value"},
 		{"bad seconds", []string{"--interval=soon", "--", "w"}, `option --interval: "soon" is not a number of seconds or a duration like 500ms`},
 		{"negative interval", []string{"--interval=-1", "--", "w"}, `option --interval: "-1" is negative`},
+		{"NaN kill-timeout", []string{"--kill-timeout=NaN", "--", "w"}, `option --kill-timeout: "NaN" is not a finite number of seconds`},
+		{"Inf interval", []string{"--interval", "Inf", "--", "w"}, `option --interval: "Inf" is not a finite number of seconds`},
 		{"bad backlog", []string{"--backlog=0", "--", "w"}, `option --backlog: "0" is not a positive integer`},
 	}
 	for _, tt := range tests {
@@ -78,6 +80,47 @@ func TestParseArgsErrors(t *testing.T) {
 			require.Error(t, err)
 			assert.Equal(t, tt.want, err.Error())
 			assert.ErrorAs(t, err, new(usageError))
+		})
+	}
+}
+
+func TestParseSeconds(t *testing.T) {
+	tests := []struct {
+		in       string
+		negative bool // allowNegative
+		want     time.Duration
+		wantErr  string
+	}{
+		{in: "1", want: time.Second},
+		{in: "0.5", want: 500 * time.Millisecond},
+		{in: " 2 ", want: 2 * time.Second},
+		{in: "500ms", want: 500 * time.Millisecond},
+		{in: "0", want: 0},
+		{in: "-1", negative: true, want: -time.Second},
+		{in: "-1", wantErr: `"-1" is negative`},
+		{in: "soon", wantErr: `"soon" is not a number of seconds or a duration like 500ms`},
+		{in: "NaN", wantErr: `"NaN" is not a finite number of seconds`},
+		{in: "nan", negative: true, wantErr: `"nan" is not a finite number of seconds`},
+		{in: "Inf", wantErr: `"Inf" is not a finite number of seconds`},
+		{in: "+Inf", wantErr: `"+Inf" is not a finite number of seconds`},
+		{in: "-Inf", negative: true, wantErr: `"-Inf" is not a finite number of seconds`},
+		{in: "infinity", wantErr: `"infinity" is not a finite number of seconds`},
+		{in: "1e10", wantErr: `"1e10" is too large (at most 9223372036 seconds)`},
+		{in: "-1e10", negative: true, wantErr: `"-1e10" is too large (at most 9223372036 seconds)`},
+		{in: "1e400", wantErr: `"1e400" is too large (at most 9223372036 seconds)`},
+		{in: "9223372036", want: 9223372036 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := parseSeconds(tt.in, tt.negative)
+			if tt.wantErr != "" {
+				require.Error(t, err)
+				assert.Equal(t, tt.wantErr, err.Error())
+				assert.NotContains(t, err.Error(), "\n")
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
 		})
 	}
 }
@@ -117,6 +160,8 @@ func TestBuildConfigPrecedence(t *testing.T) {
 			wantEnvDir: otherDir, killOldDelay: 7 * time.Second},
 		{name: "bad env value", args: []string{"--", "w"}, env: map[string]string{"KILL_OLD_DELAY": "x"},
 			wantErrSubstr: `KILL_OLD_DELAY: "x" is not a number of seconds`},
+		{name: "NaN env value", args: []string{"--", "w"}, env: map[string]string{"KILL_OLD_DELAY": "NaN"},
+			wantErrSubstr: `KILL_OLD_DELAY: "NaN" is not a finite number of seconds`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
