@@ -28,7 +28,7 @@ func TestWaitLineConsumesInOrder(t *testing.T) {
 }
 
 func TestWaitMatchesIgnoresTheCursor(t *testing.T) {
-	p := StartT(t, "sh", "-c", "echo 'x 2'; echo 'y'; echo 'x 1'; sleep 30")
+	p := StartT(t, "sh", "-c", "echo 'x 2'; echo 'y'; echo 'x 1'; exec sleep 30")
 	p.WaitLineT(t, `y`)
 	m := p.WaitMatchesT(t, `x (\d)`, 2)
 	assert.Equal(t, "2", m[0][1])
