@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# Load a stage during its restart and print what the clients saw.
+# Load a stage during its restarts and show what the clients saw: a live
+# timeline (one line per 250 ms, an event line for each SIGHUP, new
+# generation and old worker's exit), then a summary.
 #
-#   scripts/loadtest.sh 01                 # or 02, 03, 04, 05
-#   scripts/loadtest.sh -keepalive both 04 # flags go before the stage
-#   scripts/loadtest.sh table              # every stage, one Markdown table
+#   scripts/loadtest.sh 01                    # or 02, 03, 04, 05; about 10 s
+#   scripts/loadtest.sh -keepalive both 04    # flags go before the stage
+#   scripts/loadtest.sh -dir /tmp/ex/04-graceful-shutdown 04   # a patched copy
+#   scripts/loadtest.sh -addr 127.0.0.1:8080 -pid PID          # a running server
+#   scripts/loadtest.sh table                 # every stage, one Markdown table, fast
 #
 # It builds the stage, starts it on a free port on 127.0.0.1, runs 50 clients,
 # restarts the stage the way it restarts (01: stop + start, 02: SIGHUP =
-# re-exec, 03-05: SIGHUP to the master), and stops everything it started.
+# re-exec, 03-05: SIGHUP to the master), waits for each restart to finish
+# (new generation serving, old worker gone), and stops everything it started.
 # Only Go and this repository are needed; see -h for the knobs.
 set -euo pipefail
 cd "$(dirname "$0")/.."

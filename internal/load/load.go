@@ -55,6 +55,13 @@ type Config struct {
 	MaxDuration time.Duration // wall-clock bound of the whole run
 	KeepAlive   bool          // reuse connections (HTTP/1.1 keep-alive) or one request per connection
 	Timeout     time.Duration // per request, connect to last byte; 5s if zero
+
+	// Generation, if set, names the generation a 2xx response counts for in
+	// Report.ByGen, from its X-Pid and X-Generation (0 if absent). It is
+	// called with the run's lock held, from every client: it must be fast
+	// and must not call the Run. Nil counts by X-Generation and leaves out
+	// responses without one.
+	Generation func(pid, gen int) int
 }
 
 // Run is a load run in progress. All methods are safe to call from any
@@ -66,6 +73,7 @@ type Run struct {
 	doneC   chan struct{} // closed when every client has returned
 	stopped sync.Once
 	issued  atomic.Int64 // requests handed out, for the MaxRequests bound
+	end     time.Time    // when the last client returned; zero while running (guarded by mu)
 
 	mu        sync.Mutex
 	sent, ok  int
@@ -74,6 +82,9 @@ type Run struct {
 	byGen     map[int]int
 	byVersion map[string]int
 	firstPID  int
+	pidGen    map[int]int
+	firstAt   map[int]time.Duration
+	genLat    map[int][]time.Duration
 	latencies []time.Duration
 	samples   []string
 }
@@ -105,6 +116,9 @@ func Start(cfg Config) (*Run, error) {
 		byGen: map[int]int{},
 
 		byVersion: map[string]int{},
+		pidGen:    map[int]int{},
+		firstAt:   map[int]time.Duration{},
+		genLat:    map[int][]time.Duration{},
 	}
 	var wg sync.WaitGroup
 	for range cfg.Clients {
@@ -118,6 +132,9 @@ func Start(cfg Config) (*Run, error) {
 	go func() {
 		wg.Wait()
 		timer.Stop()
+		r.mu.Lock()
+		r.end = time.Now()
+		r.mu.Unlock()
 		close(r.doneC)
 	}()
 	return r, nil
@@ -310,13 +327,25 @@ func (r *Run) record(res result) {
 		r.firstPID = res.pid
 	}
 	r.byPID[res.pid]++
-	if res.gen != 0 {
-		r.byGen[res.gen]++
+	gen := res.gen
+	if r.cfg.Generation != nil {
+		gen = r.cfg.Generation(res.pid, res.gen)
+	}
+	if gen != 0 {
+		if r.byGen[gen] == 0 {
+			r.firstAt[gen] = time.Since(r.start)
+		}
+		r.byGen[gen]++
+		r.pidGen[res.pid] = gen
+		r.genLat[gen] = append(r.genLat[gen], res.took)
 	}
 	if res.ver != "" {
 		r.byVersion[res.ver]++
 	}
 }
+
+// Started is when the run started; Report.Elapsed and FirstAt count from it.
+func (r *Run) Started() time.Time { return r.start }
 
 // Snapshot returns the report so far; the run goes on.
 func (r *Run) Snapshot() Report {
@@ -330,8 +359,13 @@ func (r *Run) Snapshot() Report {
 		ByGen:    copyMap(r.byGen),
 		ByVer:    copyMap(r.byVersion),
 		FirstPID: r.firstPID,
+		PIDGen:   copyMap(r.pidGen),
+		FirstAt:  copyMap(r.firstAt),
 		Samples:  append([]string(nil), r.samples...),
 		Elapsed:  time.Since(r.start),
+	}
+	if !r.end.IsZero() {
+		rep.Elapsed = r.end.Sub(r.start)
 	}
 	select {
 	case <-r.doneC:
@@ -340,13 +374,19 @@ func (r *Run) Snapshot() Report {
 		lat := append([]time.Duration(nil), r.latencies...)
 		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 		rep.P50, rep.P99, rep.Max = percentile(lat, 50), percentile(lat, 99), percentile(lat, 100)
+		rep.GenLatency = map[int]Latency{}
+		for g, l := range r.genLat {
+			l = append([]time.Duration(nil), l...)
+			sort.Slice(l, func(i, j int) bool { return l[i] < l[j] })
+			rep.GenLatency[g] = Latency{P50: percentile(l, 50), P99: percentile(l, 99)}
+		}
 	default:
 	}
 	return rep
 }
 
-func copyMap[K comparable](m map[K]int) map[K]int {
-	c := make(map[K]int, len(m))
+func copyMap[K comparable, V any](m map[K]V) map[K]V {
+	c := make(map[K]V, len(m))
 	for k, v := range m {
 		c[k] = v
 	}
@@ -367,19 +407,26 @@ func percentile(sorted []time.Duration, p int) time.Duration {
 // Report is what the clients saw. Latencies are filled in only once the run
 // has ended (the report from Stop).
 type Report struct {
-	Sent     int            // requests attempted
-	OK       int            // 2xx responses read in full
-	Errors   map[Class]int  // failed requests by class
-	ByPID    map[int]int    // 2xx responses by X-Pid
-	ByGen    map[int]int    // 2xx responses by X-Generation (empty if the server sends none)
-	ByVer    map[string]int // 2xx responses by X-Version (empty if the server sends none)
-	FirstPID int            // X-Pid of the first 2xx response
-	P50      time.Duration  // latency of 2xx responses
+	Sent     int                   // requests attempted
+	OK       int                   // 2xx responses read in full
+	Errors   map[Class]int         // failed requests by class
+	ByPID    map[int]int           // 2xx responses by X-Pid
+	ByGen    map[int]int           // 2xx responses by X-Generation (empty if the server sends none)
+	ByVer    map[string]int        // 2xx responses by X-Version (empty if the server sends none)
+	FirstPID int                   // X-Pid of the first 2xx response
+	PIDGen   map[int]int           // X-Pid -> the generation of its latest 2xx response (see Config.Generation)
+	FirstAt  map[int]time.Duration // generation -> when its first 2xx response arrived, since Start
+	P50      time.Duration         // latency of 2xx responses
 	P99      time.Duration
 	Max      time.Duration
-	Elapsed  time.Duration
-	Samples  []string // the first few "other" and non-2xx errors, verbatim
+	// GenLatency is the latency of each generation's 2xx responses.
+	GenLatency map[int]Latency
+	Elapsed    time.Duration
+	Samples    []string // the first few "other" and non-2xx errors, verbatim
 }
+
+// Latency is a pair of latency percentiles.
+type Latency struct{ P50, P99 time.Duration }
 
 // Failed is the number of failed requests of every class.
 func (r Report) Failed() int {
@@ -425,6 +472,18 @@ func (r Report) String() string {
 			fmt.Fprintf(&b, " %d=%d", g, r.ByGen[g])
 		}
 		b.WriteString("\n")
+		if len(r.GenLatency) > 0 {
+			fmt.Fprintf(&b, "latency by generation:")
+			for i, g := range sortedKeys(r.ByGen) {
+				sep := ","
+				if i == 0 {
+					sep = ""
+				}
+				l := r.GenLatency[g]
+				fmt.Fprintf(&b, "%s %d p50 %v p99 %v", sep, g, l.P50.Round(10*time.Microsecond), l.P99.Round(10*time.Microsecond))
+			}
+			b.WriteString("\n")
+		}
 	}
 	if len(r.ByVer) > 0 {
 		vers := make([]string, 0, len(r.ByVer))

@@ -1,12 +1,22 @@
 // Command loadtest builds a stage, starts it on a free loopback port, puts
-// load on it, restarts it the stage's way in the middle, and prints what the
-// clients saw. scripts/loadtest.sh runs it from the repository root.
+// load on it, restarts it the stage's way in the middle, and shows what the
+// clients saw: a live timeline while it runs, a summary at the end, and on
+// request a chart. scripts/loadtest.sh runs it from the repository root.
 //
-//	loadtest [flags] STAGE      one stage: 01, 02, 03, 04 or 05
-//	loadtest [flags] table      every stage, as a Markdown table (add -keepalive both for off and on)
+//	loadtest [flags] STAGE             one stage: 01, 02, 03, 04 or 05
+//	loadtest [flags] -dir PATH STAGE   the same, built from PATH (a patched copy of the stage)
+//	loadtest [flags] table             every stage, as a Markdown table (add -keepalive both for off and on)
+//	loadtest [flags] -addr HOST:PORT -pid PID
+//	                                   a server that is already running: load it, send SIGHUP to PID
+//
+// A restart counts as done only when the new generation (for 01 and 02: the
+// new process or process image) has served -per-gen responses and the old
+// worker (process) has exited; the load runs until then, so the old worker's
+// drain is always measured. A run whose restart did not happen fails.
 //
 // Every run is bounded: -restarts restarts, each one waited for at most
-// -timeout, and the load stops with the last restart.
+// -timeout, -hold of steady load around each, and the load stops after the
+// last one.
 package main
 
 import (
@@ -14,48 +24,161 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
-	"regexp"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
 	"hotdeploy/internal/load"
-	"hotdeploy/internal/proc"
 )
 
-var (
-	clients   = flag.Int("c", 50, "concurrent clients")
-	restarts  = flag.Int("restarts", 3, "restarts during the run")
-	perGen    = flag.Int("per-gen", 500, "successful responses to wait for before and after each restart")
-	keepAlive = flag.String("keepalive", "on", "on, off or both")
-	timeout   = flag.Duration("timeout", 30*time.Second, "how long to wait for any one step")
-	verbose   = flag.Bool("v", false, "print the servers' output")
-)
+// options are the command's flags, passed down explicitly so that tests can
+// run measure with their own.
+type options struct {
+	clients   int
+	restarts  int
+	perGen    int
+	keepAlive []bool
+	timeout   time.Duration
+	hold      time.Duration
+	every     time.Duration // timeline interval; 0: no timeline
+	color     bool
+	verbose   bool
+	dir       string // -dir: build the stage from here
+	chart     string // -chart: file (one stage) or directory (table)
+	addr      string // -addr: an external server
+	pid       int    // -pid: its PID, which gets the SIGHUPs
+	args      []string
+	out       io.Writer
+}
+
+const defaultHold = 2 * time.Second
 
 func main() {
-	flag.Usage = func() {
-		fmt.Fprintf(os.Stderr, "usage: loadtest [flags] 01|02|03|04|05|table\n")
-		flag.PrintDefaults()
+	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
+	var o options
+	fs.IntVar(&o.clients, "c", 50, "concurrent clients")
+	fs.IntVar(&o.restarts, "restarts", 3, "restarts during the run")
+	fs.IntVar(&o.perGen, "per-gen", 500, "responses the new generation must serve before a restart counts as done (and the first one before the first restart)")
+	ka := fs.String("keepalive", "on", "on, off or both")
+	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "how long to wait for any one step")
+	fs.DurationVar(&o.hold, "hold", defaultHold, "steady load before the first restart and after each one (default 0 for table)")
+	fs.DurationVar(&o.every, "every", 250*time.Millisecond, "timeline: one line per interval (0: none; table: none unless set)")
+	fs.BoolVar(&o.verbose, "v", false, "print the servers' output")
+	fs.StringVar(&o.dir, "dir", "", "build the stage from this directory (a patched copy) instead of the repository's")
+	fs.StringVar(&o.chart, "chart", "", "draw the run into this .png or .svg file (table: into this directory, one chart per stage and keep-alive mode)")
+	fs.StringVar(&o.addr, "addr", "", "load a server that is already running at this loopback HOST:PORT (with -pid)")
+	fs.IntVar(&o.pid, "pid", 0, "with -addr: the PID that gets the SIGHUPs (the master or start_server)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: loadtest [flags] 01|02|03|04|05|table\n       loadtest [flags] -addr HOST:PORT -pid PID\n")
+		fs.PrintDefaults()
 	}
-	flag.Parse()
-	if flag.NArg() != 1 {
-		flag.Usage()
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		os.Exit(2)
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	o.args = os.Args[1:]
+	o.out = os.Stdout
+	o.color = colorWanted(os.Stdout, os.Getenv)
+
+	what, err := checkArgs(&o, fs.Args(), *ka, set)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "loadtest: %v\n", err)
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, flag.Arg(0)); err != nil {
+	if err := run(ctx, what, o); err != nil {
 		fmt.Fprintf(os.Stderr, "loadtest: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, what string) error {
-	modes, err := keepAliveModes(*keepAlive)
-	if err != nil {
-		return err
+// checkArgs validates the flags and arguments together and fills in the
+// defaults that depend on the mode. It returns what to run: a stage, "table"
+// or "external".
+func checkArgs(o *options, args []string, ka string, set map[string]bool) (string, error) {
+	var err error
+	if o.keepAlive, err = keepAliveModes(ka); err != nil {
+		return "", err
+	}
+	if o.clients <= 0 || o.restarts <= 0 || o.perGen <= 0 || o.timeout <= 0 || o.hold < 0 || o.every < 0 {
+		return "", errors.New("-c, -restarts, -per-gen and -timeout must be positive, -hold and -every not negative")
+	}
+	if o.chart != "" {
+		if ext := filepath.Ext(o.chart); len(args) == 1 && args[0] != "table" && ext != ".png" && ext != ".svg" {
+			return "", fmt.Errorf("-chart %s: want a file name ending in .png or .svg", o.chart)
+		}
+	}
+	if o.addr != "" || o.pid != 0 {
+		if len(args) != 0 {
+			return "", errors.New("-addr/-pid load a running server: give no stage")
+		}
+		if o.addr == "" || o.pid <= 0 {
+			return "", errors.New("-addr HOST:PORT and -pid PID go together")
+		}
+		if err := load.CheckLoopback(o.addr); err != nil {
+			return "", fmt.Errorf("-addr: %s", strings.TrimPrefix(err.Error(), "load: "))
+		}
+		if o.dir != "" {
+			return "", errors.New("-dir builds a stage; it does not go with -addr")
+		}
+		if err := syscall.Kill(o.pid, 0); err != nil {
+			return "", fmt.Errorf("-pid %d: %w", o.pid, err)
+		}
+		if len(o.keepAlive) != 1 {
+			return "", errors.New("-addr: -keepalive both is for stages; pick on or off")
+		}
+		if o.chart != "" && filepath.Ext(o.chart) != ".png" && filepath.Ext(o.chart) != ".svg" {
+			return "", fmt.Errorf("-chart %s: want a file name ending in .png or .svg", o.chart)
+		}
+		return "external", nil
+	}
+	if len(args) != 1 {
+		return "", errors.New("want one stage (01, 02, 03, 04, 05), table, or -addr and -pid; see -h")
+	}
+	what := args[0]
+	if what == "table" {
+		if o.dir != "" {
+			return "", errors.New("-dir builds one stage; it does not go with table")
+		}
+		if !set["hold"] {
+			o.hold = 0
+		}
+		if !set["every"] {
+			o.every = 0
+		}
+		return what, nil
+	}
+	if _, ok := stageDirs[what]; !ok {
+		return "", fmt.Errorf("unknown stage %q (want 01, 02, 03, 04, 05 or table)", what)
+	}
+	if o.dir != "" {
+		fi, err := os.Stat(o.dir)
+		if err != nil {
+			return "", fmt.Errorf("-dir: %w", err)
+		}
+		if !fi.IsDir() {
+			return "", fmt.Errorf("-dir %s: not a directory", o.dir)
+		}
+	}
+	return what, nil
+}
+
+func run(ctx context.Context, what string, o options) error {
+	if what == "external" {
+		res, err := measureExternal(ctx, o)
+		if err != nil {
+			return err
+		}
+		return finish(o, res, o.chart)
 	}
 	tmp, err := os.MkdirTemp("", "loadtest-")
 	if err != nil {
@@ -66,189 +189,64 @@ func run(ctx context.Context, what string) error {
 	names := []string{what}
 	if what == "table" {
 		names = tableStages
+		if o.chart != "" {
+			if err := os.MkdirAll(o.chart, 0o755); err != nil {
+				return fmt.Errorf("-chart: %w", err)
+			}
+		}
 	}
 	var rows []string
 	for _, name := range names {
-		st, ok := stages[name]
-		if !ok {
-			return fmt.Errorf("unknown stage %q (want 01, 02, 03, 04, 05 or table)", name)
-		}
-		fmt.Fprintf(os.Stderr, "building %s...\n", st.dir)
+		st := newStage(name, o.dir)
+		fmt.Fprintf(os.Stderr, "building %s...\n", st.src)
 		if err := st.build(tmp); err != nil {
 			return err
 		}
-		for _, ka := range modes {
-			fmt.Printf("== %s, %d clients, keep-alive %v, %d restarts\n", st.dir, *clients, onOff(ka), *restarts)
-			rep, err := measure(ctx, st, tmp, ka)
+		for _, ka := range o.keepAlive {
+			fmt.Fprintf(o.out, "== %s, %d clients, keep-alive %v, %d restarts\n", st.src, o.clients, onOff(ka), o.restarts)
+			res, err := measure(ctx, st, tmp, ka, o)
 			if err != nil {
-				return fmt.Errorf("%s: %w", st.dir, err)
+				return fmt.Errorf("%s: %w", st.src, err)
 			}
-			fmt.Print(rep)
-			rows = append(rows, row(name, ka, rep))
+			chart := o.chart
+			if what == "table" && chart != "" {
+				chart = filepath.Join(o.chart, fmt.Sprintf("loadtest-%s-keepalive-%s.png", name, onOff(ka)))
+			}
+			if err := finish(o, res, chart); err != nil {
+				return err
+			}
+			rows = append(rows, row(name, ka, res.report, o.restarts))
 		}
 	}
 	if what == "table" {
-		fmt.Printf("\n| stage | keep-alive | requests | failed | per restart | refused | reset | eof | timeout | non2xx | other |\n")
-		fmt.Printf("|---|---|---|---|---|---|---|---|---|---|---|\n")
+		fmt.Fprintf(o.out, "\n| stage | keep-alive | requests | failed | per restart | refused | reset | eof | timeout | non2xx | other |\n")
+		fmt.Fprintf(o.out, "|---|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, r := range rows {
-			fmt.Println(r)
+			fmt.Fprintln(o.out, r)
 		}
-		fmt.Printf("\n%d clients, %d restarts per row, %d responses between restarts: scripts/loadtest.sh %s\n",
-			*clients, *restarts, *perGen, strings.Join(os.Args[1:], " "))
+		fmt.Fprintf(o.out, "\n%d clients, %d restarts per row, %d responses of the new generation and the old worker gone before a restart counts: scripts/loadtest.sh %s\n",
+			o.clients, o.restarts, o.perGen, strings.Join(o.args, " "))
 	}
 	return nil
 }
 
-func row(name string, ka bool, r load.Report) string {
+// finish prints the summary of one run and draws its chart.
+func finish(o options, res result, chart string) error {
+	fmt.Fprint(o.out, res.report)
+	if chart == "" {
+		return nil
+	}
+	if err := drawChart(res, chart); err != nil {
+		return fmt.Errorf("chart: %w", err)
+	}
+	fmt.Fprintf(o.out, "chart: %s\n", chart)
+	return nil
+}
+
+func row(name string, ka bool, r load.Report, restarts int) string {
 	e := r.Errors
 	return fmt.Sprintf("| %s | %s | %d | %d | %.1f | %d | %d | %d | %d | %d | %d |", name, onOff(ka), r.Sent, r.Failed(),
-		float64(r.Failed())/float64(*restarts), e[load.Refused], e[load.Reset], e[load.EOF], e[load.Timeout], e[load.Non2xx], e[load.Other])
-}
-
-// measure starts the stage, loads it, restarts it -restarts times, and
-// returns what the clients saw. Whatever it started is stopped before it
-// returns.
-func measure(ctx context.Context, st *stage, tmp string, ka bool) (load.Report, error) {
-	s, err := st.start(tmp)
-	if err != nil {
-		return load.Report{}, err
-	}
-	defer s.stop()
-
-	run, err := load.Start(load.Config{Addr: s.addr, Clients: *clients, MaxRequests: 10_000_000,
-		MaxDuration: time.Duration(*restarts+1) * *timeout, KeepAlive: ka, Timeout: 10 * time.Second})
-	if err != nil {
-		return load.Report{}, err
-	}
-	defer run.Stop()
-	okThen := 0
-	waitOK := func() error {
-		want := okThen + *perGen
-		if !run.WaitFor(func(r load.Report) bool { return r.OK >= want }, *timeout) {
-			return fmt.Errorf("fewer than %d successful responses within %v: %v", want, *timeout, run.Snapshot())
-		}
-		okThen = want
-		return nil
-	}
-	if err := waitOK(); err != nil {
-		return load.Report{}, err
-	}
-	for i := 0; i < *restarts; i++ {
-		if ctx.Err() != nil {
-			return load.Report{}, ctx.Err()
-		}
-		if err := st.restart(s); err != nil {
-			return load.Report{}, fmt.Errorf("restart %d: %w", i+1, err)
-		}
-		okThen = run.Snapshot().OK
-		if err := waitOK(); err != nil {
-			return load.Report{}, err
-		}
-	}
-	return run.Stop(), nil
-}
-
-// A stage knows how to build, start and restart one of the workshop's
-// programs.
-type stage struct {
-	dir     string
-	bin     string
-	build   func(tmp string) error
-	start   func(tmp string) (*server, error)
-	restart func(*server) error
-}
-
-// A server is a running stage: the process we started (the program, or the
-// master or starter) and its address.
-type server struct {
-	p    *proc.Process
-	addr string
-	gen  int    // generation of the newest worker, for stages that have them
-	tmp  string // where the stage's binaries are
-}
-
-func (s *server) stop() {
-	if s.p == nil {
-		return
-	}
-	if _, err := s.p.Stop(30 * time.Second); err != nil {
-		fmt.Fprintf(os.Stderr, "stop: %v\n", err)
-	}
-	if left := s.p.Survivors(); len(left) > 0 {
-		fmt.Fprintf(os.Stderr, "processes left behind, killing: %v\n", left)
-		s.p.KillGroup()
-	}
-	if *verbose {
-		fmt.Fprintln(os.Stderr, s.p.Output())
-	}
-}
-
-var (
-	listeningRE = regexp.MustCompile(`listening on (\S+) pid=(\d+)`)
-	stages      = map[string]*stage{}
-	tableStages = []string{"01", "02", "03", "04", "05"}
-)
-
-func init() {
-	simple := func(dir string) *stage {
-		st := &stage{dir: dir}
-		st.build = func(tmp string) error {
-			var err error
-			st.bin, err = proc.Build("./"+dir, tmp)
-			return err
-		}
-		st.start = func(tmp string) (*server, error) { return startOn(st.bin, "127.0.0.1:0") }
-		return st
-	}
-	// 01: a restart is "stop the process, start a new one on the same port".
-	stages["01"] = simple("01-signals")
-	stages["01"].restart = func(s *server) error {
-		if _, err := s.p.Stop(*timeout); err != nil {
-			return err
-		}
-		next, err := startOn(stages["01"].bin, s.addr)
-		if err != nil {
-			return err
-		}
-		s.p = next.p
-		return nil
-	}
-	// 02: SIGHUP re-executes in place; the new image prints its line again.
-	stages["02"] = simple("02-fd-inheritance")
-	stages["02"].restart = func(s *server) error {
-		if err := s.p.Signal(syscall.SIGHUP); err != nil {
-			return err
-		}
-		_, err := s.p.WaitLine(listeningRE, *timeout)
-		return err
-	}
-	// 03, 04: SIGHUP to the master; wait until the next generation serves.
-	for name, dir := range map[string]string{"03": "03-fork-exec", "04": "04-graceful-shutdown"} {
-		stages[name] = simple(dir)
-		stages[name].restart = func(s *server) error {
-			if err := s.p.Signal(syscall.SIGHUP); err != nil {
-				return err
-			}
-			s.gen++
-			_, err := s.p.WaitLine(regexp.MustCompile(fmt.Sprintf(`worker pid=\d+ generation=%d serving`, s.gen)), *timeout)
-			return err
-		}
-	}
-	stages["05"] = stage05()
-}
-
-// startOn starts bin -addr addr and waits for its "listening on" line.
-func startOn(bin, addr string) (*server, error) {
-	p, err := proc.Start(bin, "-addr", addr)
-	if err != nil {
-		return nil, err
-	}
-	m, err := p.WaitLine(listeningRE, *timeout)
-	if err != nil {
-		p.Kill()
-		return nil, fmt.Errorf("%w\n%s", err, p.Output())
-	}
-	return &server{p: p, addr: m[1], gen: 1}, nil
+		float64(r.Failed())/float64(restarts), e[load.Refused], e[load.Reset], e[load.EOF], e[load.Timeout], e[load.Non2xx], e[load.Other])
 }
 
 func keepAliveModes(s string) ([]bool, error) {

@@ -1,0 +1,259 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"hotdeploy/internal/load"
+	"hotdeploy/internal/proc"
+)
+
+// repo is the repository root, seen from this package's directory.
+const repo = "../../.."
+
+// syncBuffer is a bytes.Buffer safe for the recorder and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// fast are options for a test: few clients, no hold, short timeline.
+func fast(out *syncBuffer, restarts int) options {
+	return options{clients: 4, restarts: restarts, perGen: 100, timeout: 60 * time.Second,
+		every: 50 * time.Millisecond, out: out}
+}
+
+// measureStage builds stage name from dir (the repository's if empty) and
+// measures it with o.
+func measureStage(t *testing.T, name, dir string, ka bool, o options, extra ...string) result {
+	t.Helper()
+	st := newStage(name, dir)
+	if dir == "" {
+		st.src = filepath.Join(repo, stageDirs[name])
+	}
+	st.extra = extra
+	tmp := t.TempDir()
+	require.NoError(t, st.build(tmp))
+	res, err := measure(context.Background(), st, tmp, ka, o)
+	require.NoError(t, err)
+	return res
+}
+
+// patchedCopy copies the stage's directory (not the module) into a scratch
+// directory and applies the answer patch with git apply, as the answers
+// tell a learner to do. It returns the copy's directory.
+func patchedCopy(t *testing.T, stageDir, patch string) string {
+	t.Helper()
+	scratch := t.TempDir()
+	require.NoError(t, os.CopyFS(filepath.Join(scratch, stageDir), os.DirFS(filepath.Join(repo, stageDir))))
+	abs, err := filepath.Abs(filepath.Join(repo, stageDir, "answers", patch))
+	require.NoError(t, err)
+	cmd := exec.Command("git", "apply", abs)
+	cmd.Dir = scratch
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	return filepath.Join(scratch, stageDir)
+}
+
+func countEvents(res result, k evKind) int {
+	n := 0
+	for _, e := range res.events {
+		if e.kind == k {
+			n++
+		}
+	}
+	return n
+}
+
+// The stage as it is loses nothing, and the meter saw every restart through
+// to the old worker's exit.
+func TestMeter04LosesNothing(t *testing.T) {
+	t.Parallel()
+	var out syncBuffer
+	res := measureStage(t, "04", "", true, fast(&out, 2), "-drain-timeout", "2s")
+	assert.Zero(t, res.report.Failed(), "%v\n%s", res.report, out.String())
+	assert.Equal(t, 2, countEvents(res, evExit), "old workers seen exiting\n%s", out.String())
+	assert.Equal(t, 2, countEvents(res, evDone))
+	for g := 1; g <= 3; g++ {
+		assert.GreaterOrEqual(t, res.report.ByGen[g], 100, "generation %d", g)
+	}
+	assert.Contains(t, out.String(), "» SIGHUP → pid")
+	assert.Contains(t, out.String(), "generation 3: first response")
+	assert.NotContains(t, out.String(), "\x1b[", "no colour asked for")
+}
+
+// 04 without "Connection: close" (the exercise's answer patch, applied to a
+// copy outside the module, built with -dir): keep-alive clients stay on the
+// old worker until its drain ends and closes their connections under them.
+// The meter waits for that exit, so it sees the errors.
+func TestMeter04NoConnectionCloseFails(t *testing.T) {
+	t.Parallel()
+	dir := patchedCopy(t, "04-graceful-shutdown", "no-connection-close.patch")
+	var out syncBuffer
+	o := fast(&out, 1)
+	res := measureStage(t, "04", dir, true, o, "-drain-timeout", "1s")
+	t.Logf("%v", res.report)
+	assert.Positive(t, res.report.Failed(), "%v\n%s", res.report, out.String())
+	assert.LessOrEqual(t, res.report.Failed(), 3*o.clients, "about one per client per restart: %v", res.report)
+	assert.Equal(t, 1, countEvents(res, evExit))
+}
+
+// 03 stops the old worker at once: the requests on its keep-alive
+// connections are cut.
+func TestMeter03CutsOldWorkersRequests(t *testing.T) {
+	t.Parallel()
+	var out syncBuffer
+	res := measureStage(t, "03", "", true, fast(&out, 1))
+	assert.Positive(t, res.report.Errors[load.Reset]+res.report.Errors[load.EOF], "%v\n%s", res.report, out.String())
+	assert.Equal(t, 1, countEvents(res, evExit))
+}
+
+// A restart that does not happen gives no result: the run fails and says so.
+func TestRestartThatDoesNotHappenFails(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Pid", "1")
+		w.Header().Set("X-Generation", "1")
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+
+	var out syncBuffer
+	o := fast(&out, 1)
+	o.timeout, o.perGen = 2*time.Second, 1
+	m := newMeter(&out)
+	run, err := load.Start(loadConfig(o, ln.Addr().String(), true, nil))
+	require.NoError(t, err)
+	defer run.Stop()
+	err = drive(context.Background(), run, m, o, func() error { return nil },
+		func(load.Report, int) (bool, string) { return true, "" })
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "restart 1: not done within 2s: no response from a new generation (still 1): the restart did not happen")
+}
+
+// -addr/-pid: a server we did not start (here 04, started by the test as a
+// learner would in another terminal) is loaded and restarted through its
+// PID; the meter polls the old workers' PIDs to see them go.
+func TestExternalServer(t *testing.T) {
+	t.Parallel()
+	bin, err := buildDir(filepath.Join(repo, "04-graceful-shutdown"), filepath.Join(t.TempDir(), "s04"))
+	require.NoError(t, err)
+	p, err := proc.Start(bin, "-addr", "127.0.0.1:0", "-drain-timeout", "2s")
+	require.NoError(t, err)
+	t.Cleanup(func() { p.Stop(10 * time.Second) })
+	m, err := p.WaitLine(listeningRE, 30*time.Second)
+	require.NoError(t, err)
+
+	var out syncBuffer
+	o := fast(&out, 2)
+	o.keepAlive, o.addr, o.pid = []bool{true}, m[1], p.PID()
+	res, err := measureExternal(context.Background(), o)
+	require.NoError(t, err, "%s", out.String())
+	assert.Zero(t, res.report.Failed(), "%v", res.report)
+	assert.Equal(t, 2, countEvents(res, evExit), "%s", out.String())
+	// The server's own log shows the same restarts.
+	exits, err := p.WaitMatches(workerExitedRE, 2, 10*time.Second)
+	require.NoError(t, err)
+	for _, e := range exits {
+		assert.Contains(t, out.String(), fmt.Sprintf("pid %s exited", e[1]))
+	}
+}
+
+func TestCheckArgs(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		o    options
+		want string
+	}{
+		{[]string{"06"}, options{}, `unknown stage "06"`},
+		{nil, options{addr: "10.0.0.1:80", pid: os.Getpid()}, `-addr: "10.0.0.1" is not a loopback address; refusing to send traffic there`},
+		{nil, options{addr: "127.0.0.1:80"}, "-addr HOST:PORT and -pid PID go together"},
+		{[]string{"04"}, options{addr: "127.0.0.1:80", pid: 1}, "give no stage"},
+		{[]string{"04"}, options{chart: "x.jpg"}, "want a file name ending in .png or .svg"},
+		{[]string{"table"}, options{dir: "/tmp"}, "-dir builds one stage"},
+		{[]string{"04"}, options{dir: "/nonexistent-dir"}, "-dir: stat /nonexistent-dir"},
+	} {
+		o := c.o
+		o.clients, o.restarts, o.perGen, o.timeout = 1, 1, 1, time.Second
+		_, err := checkArgs(&o, c.args, "on", map[string]bool{})
+		if assert.Error(t, err, "%v %+v", c.args, c.o) {
+			assert.Contains(t, err.Error(), c.want)
+			assert.NotContains(t, err.Error(), "\n")
+		}
+	}
+	o := options{clients: 1, restarts: 1, perGen: 1, timeout: time.Second, hold: time.Second, every: time.Second}
+	what, err := checkArgs(&o, []string{"table"}, "both", map[string]bool{})
+	require.NoError(t, err)
+	assert.Equal(t, "table", what)
+	assert.Zero(t, o.hold, "table holds 0 unless asked")
+	assert.Zero(t, o.every, "table prints no timeline unless asked")
+	assert.Equal(t, []bool{false, true}, o.keepAlive)
+}
+
+// The command refuses a non-loopback -addr with one line and exit status 2.
+func TestRefusesNonLoopbackAddr(t *testing.T) {
+	t.Parallel()
+	bin, err := buildDir(".", filepath.Join(t.TempDir(), "loadtest"))
+	require.NoError(t, err)
+	cmd := exec.Command(bin, "-addr", "192.0.2.1:80", "-pid", fmt.Sprint(os.Getpid()))
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	require.True(t, errors.As(err, &ee), "%v", err)
+	assert.Equal(t, 2, ee.ExitCode())
+	assert.Equal(t, "loadtest: -addr: \"192.0.2.1\" is not a loopback address; refusing to send traffic there\n", string(out))
+}
+
+func TestColour(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "out"))
+	require.NoError(t, err)
+	defer f.Close()
+	assert.False(t, colorWanted(f, func(string) string { return "" }), "a file is not a terminal")
+	if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
+		defer tty.Close()
+		assert.True(t, colorWanted(tty, func(string) string { return "" }))
+		assert.False(t, colorWanted(tty, func(k string) string {
+			if k == "NO_COLOR" {
+				return "1"
+			}
+			return ""
+		}), "NO_COLOR")
+	}
+
+	a := sample{byGen: map[int]int{1: 100}, errs: map[load.Class]int{}}
+	b := sample{at: time.Second, byGen: map[int]int{1: 150, 2: 50}, errs: map[load.Class]int{load.EOF: 3}}
+	r := &recorder{o: options{}}
+	assert.Equal(t, "   1.000s  gen 1 ███████████████████ 50 gen 2 ███████████████████ 50  errors: eof 3", r.line(a, b))
+	r = &recorder{o: options{color: true}}
+	colored := r.line(a, b)
+	assert.Contains(t, colored, "\x1b[36mgen 1 ")
+	assert.Contains(t, colored, "\x1b[33mgen 2 ")
+	assert.Contains(t, colored, "\x1b[31merrors: eof 3\x1b[0m")
+	assert.Equal(t, 1, strings.Count(colored, "\x1b[31m"), "red is for errors only")
+}
