@@ -26,14 +26,11 @@ import (
 // Extra arguments go to "go build" before the package (e.g. "-ldflags=...").
 // It blocks until the compiler is done.
 func Build(dir, outDir string, extra ...string) (string, error) {
-	name := filepath.Base(filepath.Clean(dir))
-	if name == "." || name == string(filepath.Separator) {
-		wd, err := os.Getwd()
-		if err != nil {
-			return "", fmt.Errorf("build %s: %w", dir, err)
-		}
-		name = filepath.Base(wd)
+	abs, err := filepath.Abs(dir) // "." and ".." name the binary after the directory too
+	if err != nil {
+		return "", fmt.Errorf("build %s: %w", dir, err)
 	}
+	name := filepath.Base(abs)
 	bin := filepath.Join(outDir, name)
 	args := append([]string{"build", "-o", bin}, extra...)
 	args = append(args, dir)

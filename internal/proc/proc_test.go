@@ -100,6 +100,13 @@ func TestBuild(t *testing.T) {
 	p.WaitLineT(t, `^hi$`)
 	assert.Equal(t, 0, p.WaitT(t))
 
+	// ".." is named after the directory too, not ".." (which would be out's parent).
+	require.NoError(t, os.Mkdir(filepath.Join(src, "sub"), 0o755))
+	require.NoError(t, os.Chdir(filepath.Join(src, "sub")))
+	bin, err = Build("..", t.TempDir())
+	require.NoError(t, err)
+	assert.Equal(t, "hello", filepath.Base(bin))
+
 	_, err = Build("./does-not-exist", out)
 	assert.Error(t, err)
 	assert.True(t, strings.Contains(err.Error(), "go build"), err.Error())
