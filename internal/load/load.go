@@ -62,6 +62,10 @@ type Config struct {
 	// and must not call the Run. Nil counts by X-Generation and leaves out
 	// responses without one.
 	Generation func(pid, gen int) int
+	// CountHeader, if set, names a response header whose values are counted
+	// in Report.ByHeader (e.g. one a load balancer adds to say which server
+	// answered).
+	CountHeader string
 }
 
 // Run is a load run in progress. All methods are safe to call from any
@@ -81,6 +85,7 @@ type Run struct {
 	byPID     map[int]int
 	byGen     map[int]int
 	byVersion map[string]int
+	byHeader  map[string]int
 	firstPID  int
 	pidGen    map[int]int
 	firstAt   map[int]time.Duration
@@ -119,6 +124,7 @@ func Start(cfg Config) (*Run, error) {
 		pidGen:    map[int]int{},
 		firstAt:   map[int]time.Duration{},
 		genLat:    map[int][]time.Duration{},
+		byHeader:  map[string]int{},
 	}
 	var wg sync.WaitGroup
 	for range cfg.Clients {
@@ -256,7 +262,8 @@ type result struct {
 	pid    int
 	gen    int
 	ver    string
-	close  bool // the server said Connection: close
+	header string // the value of Config.CountHeader
+	close  bool   // the server said Connection: close
 	took   time.Duration
 }
 
@@ -282,7 +289,11 @@ func (r *Run) roundTrip(conn net.Conn, br *bufio.Reader) result {
 	}
 	pid, _ := strconv.Atoi(resp.Header.Get("X-Pid"))
 	gen, _ := strconv.Atoi(resp.Header.Get("X-Generation"))
-	return result{status: resp.StatusCode, pid: pid, gen: gen, ver: resp.Header.Get("X-Version"), close: resp.Close}
+	res := result{status: resp.StatusCode, pid: pid, gen: gen, ver: resp.Header.Get("X-Version"), close: resp.Close}
+	if r.cfg.CountHeader != "" {
+		res.header = resp.Header.Get(r.cfg.CountHeader)
+	}
+	return res
 }
 
 // Classify names the class of a failed request's error.
@@ -342,6 +353,9 @@ func (r *Run) record(res result) {
 	if res.ver != "" {
 		r.byVersion[res.ver]++
 	}
+	if r.cfg.CountHeader != "" {
+		r.byHeader[res.header]++
+	}
 }
 
 // Started is when the run started; Report.Elapsed and FirstAt count from it.
@@ -358,6 +372,7 @@ func (r *Run) Snapshot() Report {
 		ByPID:    copyMap(r.byPID),
 		ByGen:    copyMap(r.byGen),
 		ByVer:    copyMap(r.byVersion),
+		ByHeader: copyMap(r.byHeader),
 		FirstPID: r.firstPID,
 		PIDGen:   copyMap(r.pidGen),
 		FirstAt:  copyMap(r.firstAt),
@@ -413,6 +428,7 @@ type Report struct {
 	ByPID    map[int]int           // 2xx responses by X-Pid
 	ByGen    map[int]int           // 2xx responses by X-Generation (empty if the server sends none)
 	ByVer    map[string]int        // 2xx responses by X-Version (empty if the server sends none)
+	ByHeader map[string]int        // 2xx responses by the value of Config.CountHeader ("" if absent); empty without it
 	FirstPID int                   // X-Pid of the first 2xx response
 	PIDGen   map[int]int           // X-Pid -> the generation of its latest 2xx response (see Config.Generation)
 	FirstAt  map[int]time.Duration // generation -> when its first 2xx response arrived, since Start

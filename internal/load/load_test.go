@@ -131,3 +131,27 @@ func TestBeginSlowAndFinish(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "done", rest)
 }
+
+func TestCountHeader(t *testing.T) {
+	n := 0
+	var mu = make(chan struct{}, 1)
+	addr := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		mu <- struct{}{}
+		n++
+		odd := n%2 == 1
+		<-mu
+		if odd {
+			w.Header().Set("X-Served-By", "h1 v2")
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	run, err := Start(Config{Addr: addr, Clients: 2, MaxRequests: 100, MaxDuration: 20 * time.Second, KeepAlive: true,
+		CountHeader: "X-Served-By"})
+	require.NoError(t, err)
+	rep := run.Wait()
+	assert.Equal(t, map[string]int{"h1 v2": 50, "": 50}, rep.ByHeader, "responses without the header count under \"\"")
+
+	run, err = Start(Config{Addr: addr, Clients: 1, MaxRequests: 4, MaxDuration: 20 * time.Second})
+	require.NoError(t, err)
+	assert.Empty(t, run.Wait().ByHeader, "no CountHeader, no counts")
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# A rolling deploy across a fleet behind HAProxy, for real, on this machine.
+#
+#   sudo scripts/fleet.sh                     # rollout A, rollout B, a failing release, rollback
+#   sudo scripts/fleet.sh a                   # or any of the steps: a b fail rollback
+#   sudo scripts/fleet.sh fail                # the failing release alone: exits 1, the fleet left mixed
+#   sudo scripts/fleet.sh fail rollback       # ... then host 1 back on v2: exits 0
+#   sudo scripts/fleet.sh -hosts 5 -c 32 a    # flags go before the steps; -h lists them
+#
+# Each host is a network namespace on a bridge in a private subnet
+# (default 10.213.77.0/24; refused if anything on the machine uses it) running
+# start_server with the example worker; HAProxy balances over them. Load goes
+# through HAProxy during each step. Everything the run creates (namespaces,
+# links, processes, files) is removed when it ends, on error and on Ctrl-C.
+# Needs root, "ip netns" (iproute2) and haproxy.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "fleet.sh: needs root (it creates network namespaces, a bridge and veth links): sudo $0 $*" >&2
+  exit 1
+fi
+if ! ip netns list >/dev/null 2>&1; then
+  echo "fleet.sh: \"ip netns\" does not work here (install iproute2; network namespaces must be available)" >&2
+  exit 1
+fi
+if ! command -v haproxy >/dev/null 2>&1; then
+  echo "fleet.sh: needs haproxy (apt-get install haproxy)" >&2
+  exit 1
+fi
+
+work=$(mktemp -d /tmp/hotdeploy-fleet-XXXXXX)
+driver=""
+finish() {
+  # The driver cleans up after itself; this catches what it could not
+  # (killed, crashed): the journal in $work lists exactly what it created.
+  if [ -n "$driver" ] && [ -x "$driver" ]; then
+    "$driver" cleanup -work "$work" || true
+  fi
+  rm -rf "$work"
+}
+trap finish EXIT
+trap 'exit 130' INT TERM
+
+go build -o "$work/fleet" ./internal/cmd/fleet
+driver="$work/fleet"
+"$driver" -work "$work" "$@"
