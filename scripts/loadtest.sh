@@ -7,7 +7,9 @@
 #   scripts/loadtest.sh -keepalive both 04    # flags go before the stage
 #   scripts/loadtest.sh -dir /tmp/ex/04-graceful-shutdown 04   # a patched copy
 #   scripts/loadtest.sh -addr 127.0.0.1:8080 -pid PID          # a running server
+#   scripts/loadtest.sh -chart run.png 04     # also draw the run (.png or .svg)
 #   scripts/loadtest.sh table                 # every stage, one Markdown table, fast
+#   scripts/loadtest.sh -keepalive on -chart docs/img table  # and one chart per row
 #
 # It builds the stage, starts it on a free port on 127.0.0.1, runs 50 clients,
 # restarts the stage the way it restarts (01: stop + start, 02: SIGHUP =

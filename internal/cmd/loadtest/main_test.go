@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/xml"
 	"errors"
 	"fmt"
+	"image"
+	_ "image/png"
 	"net"
 	"net/http"
 	"os"
@@ -17,6 +20,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"gonum.org/v1/plot"
 
 	"hotdeploy/internal/load"
 	"hotdeploy/internal/proc"
@@ -256,4 +261,61 @@ func TestColour(t *testing.T) {
 	assert.Contains(t, colored, "\x1b[33mgen 2 ")
 	assert.Contains(t, colored, "\x1b[31merrors: eof 3\x1b[0m")
 	assert.Equal(t, 1, strings.Count(colored, "\x1b[31m"), "red is for errors only")
+}
+
+// A chart of a run: the PNG decodes as an image of the chart's size, the
+// SVG parses as XML.
+func TestChart(t *testing.T) {
+	t.Parallel()
+	var samples []sample
+	for i := 0; i <= 100; i++ {
+		s := sample{at: time.Duration(i) * 10 * time.Millisecond, byGen: map[int]int{1: min(i, 50) * 40}, errs: map[load.Class]int{}}
+		if i > 50 {
+			s.byGen[2] = (i - 50) * 40
+			s.errs[load.Reset] = 7
+		}
+		samples = append(samples, s)
+	}
+	res := result{title: "04-graceful-shutdown, keep-alive on", restarts: 1, clients: 4, samples: samples,
+		report: load.Report{Sent: 4007, OK: 4000, ByGen: map[int]int{1: 2000, 2: 2000}, Errors: map[load.Class]int{load.Reset: 7}},
+		events: []event{{at: 495 * time.Millisecond, kind: evSignal}, {at: 510 * time.Millisecond, kind: evExit}}}
+	dir := t.TempDir()
+
+	png := filepath.Join(dir, "run.png")
+	require.NoError(t, drawChart(res, png))
+	f, err := os.Open(png)
+	require.NoError(t, err)
+	defer f.Close()
+	img, format, err := image.Decode(f)
+	require.NoError(t, err)
+	assert.Equal(t, "png", format)
+	assert.Equal(t, image.Rect(0, 0, 1440, 810), img.Bounds())
+
+	svg := filepath.Join(dir, "run.svg")
+	require.NoError(t, drawChart(res, svg))
+	b, err := os.ReadFile(svg)
+	require.NoError(t, err)
+	var doc struct {
+		XMLName xml.Name
+		Width   string `xml:"width,attr"`
+	}
+	require.NoError(t, xml.Unmarshal(b, &doc))
+	assert.Equal(t, "svg", doc.XMLName.Local)
+	assert.Contains(t, string(b), "04-graceful-shutdown, keep-alive on, 4 clients: 1 restart, 4007 requests, 7 failed")
+
+	assert.ErrorContains(t, drawChart(result{}, filepath.Join(dir, "empty.png")), "no samples")
+}
+
+func TestTicks(t *testing.T) {
+	labels := func(tk []plot.Tick) []string {
+		var l []string
+		for _, x := range tk {
+			l = append(l, x.Label)
+		}
+		return l
+	}
+	assert.Equal(t, []string{"0.00s", "0.05s", "0.10s", "0.15s", "0.20s", "0.25s", "0.30s", "0.35s", "0.40s", "0.45s"},
+		labels(ticks{unit: "s", fractions: true}.Ticks(0, 0.48)))
+	assert.Equal(t, []string{"0", "1"}, labels(ticks{}.Ticks(0, 1.45)))
+	assert.Equal(t, []string{"0", "1000", "2000", "3000", "4000", "5000", "6000", "7000"}, labels(ticks{}.Ticks(0, 7000)))
 }

@@ -270,6 +270,7 @@ type result struct {
 	events   []event
 	samples  []sample
 	restarts int
+	clients  int
 }
 
 // loadConfig is the load for a run of o against addr.
@@ -321,7 +322,7 @@ func measure(ctx context.Context, st *stage, tmp string, ka bool, o options) (re
 		return result{}, err
 	}
 	return result{title: fmt.Sprintf("%s, keep-alive %s", st.src, onOff(ka)), report: rep, events: m.Events(),
-		samples: samples, restarts: o.restarts}, nil
+		samples: samples, restarts: o.restarts, clients: o.clients}, nil
 }
 
 // measureExternal loads a server we did not start, at o.addr, and sends
@@ -350,7 +351,7 @@ func measureExternal(ctx context.Context, o options) (result, error) {
 		return result{}, err
 	}
 	return result{title: fmt.Sprintf("%s (pid %d), keep-alive %s", o.addr, o.pid, onOff(ka)), report: rep,
-		events: m.Events(), samples: samples, restarts: o.restarts}, nil
+		events: m.Events(), samples: samples, restarts: o.restarts, clients: o.clients}, nil
 }
 
 func atoi(s string) int {
