@@ -35,7 +35,7 @@ type workerEnvSpec struct {
 // the envdir variables replacing or adding to it, then the starter's own
 // variables. SERVER_STARTER_PORT is always set (empty without sockets).
 // LISTEN_PID is not set here: only the worker knows its pid, so the exec shim
-// sets it (see RunShimIfRequested); instead shimEnv asks for the shim.
+// adds it (see RunShimIfRequested).
 func workerEnv(s workerEnvSpec) []string {
 	drop := map[string]bool{}
 	for _, k := range ownVars {
@@ -63,8 +63,7 @@ func workerEnv(s workerEnvSpec) []string {
 	if s.listenFDs > 0 {
 		env = append(env,
 			envListenFDs+"="+strconv.Itoa(s.listenFDs),
-			envListenFDNames+"="+strings.Join(s.fdNames, ":"),
-			shimEnv+"=1")
+			envListenFDNames+"="+strings.Join(s.fdNames, ":"))
 	}
 	return env
 }

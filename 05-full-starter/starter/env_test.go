@@ -22,7 +22,7 @@ func TestWorkerEnv(t *testing.T) {
 		"SERVER_STARTER_PORT=127.0.0.1:18082=3;18083=4;/tmp/t.sock=5",
 		"SERVER_STARTER_GENERATION=7",
 		"NOTIFY_SOCKET=/run/n.sock",
-		"LISTEN_FDS=3", "LISTEN_FDNAMES=a:b:c", shimEnv + "=1",
+		"LISTEN_FDS=3", "LISTEN_FDNAMES=a:b:c",
 	}, env)
 
 	// No sockets: SERVER_STARTER_PORT present and empty, no LISTEN_*.

@@ -203,6 +203,9 @@ func (s *supervisor) shutdown(sig syscall.Signal, now time.Time) {
 	}
 	s.stopping = true
 	s.up("STOPPING=1")
+	if s.os.stopping != nil {
+		s.os.stopping() // the parked exec shim goes at once
+	}
 	s.retryAt, s.autoRestartAt, s.queued = time.Time{}, time.Time{}, false
 	stop := syscall.SIGTERM
 	if sig == syscall.SIGTERM {

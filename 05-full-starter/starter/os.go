@@ -56,4 +56,8 @@ type osSeam struct {
 	// notifyUp sends an sd_notify message to the starter's own supervisor
 	// (upstream.send); nil sends nothing.
 	notifyUp func(msg string)
+	// stopping says that no worker will be started any more (the starter
+	// shuts down), so that what was kept ready for a start can go; nil
+	// does nothing. It may block briefly.
+	stopping func()
 }

@@ -63,9 +63,13 @@ func TestRealFailingGenerations(t *testing.T) {
 	dir := t.TempDir()
 	failFlag := filepath.Join(dir, "fail")
 	pidFile, statusFile := filepath.Join(dir, "pid"), filepath.Join(dir, "status")
+	// READY=1 judges the workers, not --interval: a failing worker is
+	// then always seen to fail by its exit, however slowly a loaded
+	// machine starts it (with a 300 ms interval it was sometimes judged
+	// running first).
 	p := startStarter(t, Config{
-		Ports: []string{"127.0.0.1:0"}, Command: workerCmd("-fail-if-exists", failFlag),
-		Interval: 300 * time.Millisecond, PIDFile: pidFile, StatusFile: statusFile,
+		Ports: []string{"127.0.0.1:0"}, Command: workerCmd("-notify", "-fail-if-exists", failFlag),
+		ReadyTimeout: 30 * time.Second, PIDFile: pidFile, StatusFile: statusFile,
 	})
 	addr := p.boundAddr()
 	pid1 := p.workerUp(1)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -63,7 +64,12 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	if cfg.Log != nil {
 		log = cfg.Log
 	}
-	logf := func(format string, args ...any) { fmt.Fprintf(log, format+"\n", args...) }
+	var logMu sync.Mutex // the launcher logs from its goroutines too
+	logf := func(format string, args ...any) {
+		logMu.Lock()
+		defer logMu.Unlock()
+		fmt.Fprintf(log, format+"\n", args...)
+	}
 
 	set, specs, err := validate(cfg)
 	if err != nil {
@@ -143,6 +149,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 			return err
 		}
 	}
+	defer l.close() // before the sockets are closed and "exiting"
 	if notify, err = newNotifyDir(); err != nil {
 		return err
 	}
@@ -155,7 +162,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	l.exitC, l.notifyC, l.doneC = exitC, notifyC, doneC
 
 	up := newUpstream(os.Getenv(envNotifySocket))
-	s := &supervisor{set: set, logf: logf, os: osSeam{start: l.start, now: time.Now, notifyUp: up.send}}
+	s := &supervisor{set: set, logf: logf, os: osSeam{start: l.start, now: time.Now, notifyUp: up.send, stopping: l.close}}
 	s.run(ctx, sigC, exitC, notifyC)
 	return nil
 }

@@ -4,10 +4,21 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
+	"sync"
 	"syscall"
+	"time"
 )
 
 // launcher starts real workers: it is osSeam.start for Run.
+//
+// With socket activation in the fd plan, every worker is started through an
+// exec shim (see RunShimIfRequested), and the launcher keeps one shim parked
+// for the next start, so that a restart does not wait for a Go runtime to
+// start: it hands the parked shim the worker's argv and environment, and the
+// shim execs at once. A new one is parked spareDelay after each hand-over;
+// one that dies while parked is reaped and replaced (at most one replacement
+// a second). close ends the parked one.
 type launcher struct {
 	command []string
 	dir     string
@@ -17,11 +28,50 @@ type launcher struct {
 	plan    fdPlan
 	shim    string // the exec shim executable; used when plan.listenFDs > 0
 	notify  *notifyDir
-	logf    func(string, ...any)
+	logf    func(string, ...any) // safe for concurrent use
 
 	exitC   chan<- exitEvent
 	notifyC chan<- notifyEvent
 	doneC   <-chan struct{} // closed when Run returns: goroutines stop sending
+
+	mu         sync.Mutex
+	spare      *shimProc      // the parked shim, if any
+	spareTimer *time.Timer    // a spare is due to be started
+	refills    sync.WaitGroup // scheduled and running refills
+	lastSpawn  time.Time
+	closed     bool // no more shims: Run is stopping
+}
+
+// spareDelay is how long after a hand-over the next shim is started: long
+// enough that its start (a Go runtime) does not take CPU from the new
+// worker's own start, short enough that it is parked long before a
+// deliberate restart. A restart that comes sooner starts a shim then.
+const spareDelay = 20 * time.Millisecond
+
+// respawnEvery bounds how often a parked shim that died is replaced.
+const respawnEvery = time.Second
+
+// shimState is where an exec shim is in its life.
+type shimState int
+
+const (
+	shParked    shimState = iota // waiting on its pipe; its exit is logged and it is replaced
+	shTaken                      // being handed a worker (handOver runs)
+	shHanded                     // it is a worker: its exit is the worker's
+	shAbandoned                  // not needed or the hand-over failed: reaped quietly
+)
+
+// shimProc is an exec shim the launcher started: parked until handed a
+// worker, then that worker.
+type shimProc struct {
+	cmd     *exec.Cmd
+	ctl     *os.File      // write end of the hand-over pipe; whoever took the shim owns it
+	done    chan struct{} // closed once reaped
+	settled chan struct{} // closed when handOver has decided: shHanded or shAbandoned
+
+	// Guarded by launcher.mu.
+	state       shimState
+	closeNotify func() // shHanded: the worker's NOTIFY_SOCKET, closed when it is reaped
 }
 
 // realProcess is a worker started with os/exec.
@@ -31,12 +81,13 @@ func (p realProcess) Pid() int { return p.cmd.Process.Pid }
 
 func (p realProcess) Signal(sig syscall.Signal) error { return p.cmd.Process.Signal(sig) }
 
-// start starts worker generation gen and returns at once. The worker gets:
-// the environment of workerEnv (envdir re-read now), fds 0-2 of the starter
-// (or a socket where "=FD" says 0-2), the sockets on their planned fds and
+// start starts worker generation gen and returns once the worker's process
+// exists (a parked shim handed its command counts). The worker gets: the
+// environment of workerEnv (envdir re-read now), fds 0-2 of the starter (or
+// a socket where "=FD" says 0-2), the sockets on their planned fds and
 // nothing else (every other fd of the starter is close-on-exec), and the
-// working directory --dir. With socket activation in the plan, it is started
-// through the exec shim so that LISTEN_PID is its own pid.
+// working directory --dir. With socket activation in the plan it is started
+// through an exec shim, so that LISTEN_PID is its own pid.
 //
 // A goroutine reaps the worker (Wait) and then sends its exitEvent on exitC,
 // and closes its NOTIFY_SOCKET; every started worker is reaped.
@@ -56,14 +107,26 @@ func (l *launcher) start(gen int) (process, error) {
 		base: l.baseEnv, overlay: overlay, port: portVar(l.socks), gen: gen,
 		notify: notifyPath, listenFDs: l.plan.listenFDs, fdNames: l.plan.names,
 	})
-	var cmd *exec.Cmd
 	if l.plan.listenFDs > 0 {
-		cmd = exec.Command(l.shim, l.command...)
-		cmd.Args[0] = "start_server-exec-shim"
-	} else {
-		cmd = exec.Command(l.command[0], l.command[1:]...)
+		return l.startViaShim(env, closeNotify)
 	}
+	cmd := exec.Command(l.command[0], l.command[1:]...)
 	cmd.Env = env
+	l.setFiles(cmd)
+	if err := cmd.Start(); err != nil {
+		closeNotify()
+		return nil, fmt.Errorf("start %s: %w", l.command[0], err)
+	}
+	go func() {
+		err := cmd.Wait()
+		closeNotify()
+		l.sendExit(cmd, err)
+	}()
+	return realProcess{cmd}, nil
+}
+
+// setFiles gives cmd the worker's working directory, stdio and sockets.
+func (l *launcher) setFiles(cmd *exec.Cmd) {
 	cmd.Dir = l.dir
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	for i, f := range l.plan.stdio {
@@ -79,23 +142,220 @@ func (l *launcher) start(gen int) (process, error) {
 		}
 	}
 	cmd.ExtraFiles = l.plan.extra
-	if err := cmd.Start(); err != nil {
-		closeNotify()
-		return nil, fmt.Errorf("start %s: %w", l.command[0], err)
+}
+
+// sendExit reports the reaped worker cmd on exitC (Wait returned err).
+func (l *launcher) sendExit(cmd *exec.Cmd, err error) {
+	ev := exitEvent{pid: cmd.Process.Pid}
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok {
+		ev.status = waitStatusToExit(ws)
+	} else {
+		ev.status = exitStatus{raw: -1, text: fmt.Sprint(err)}
 	}
-	go func() {
-		err := cmd.Wait()
+	select {
+	case l.exitC <- ev:
+	case <-l.doneC:
+	}
+}
+
+// startViaShim hands env and the command to the parked shim, or to a shim
+// started now if none is parked (the first worker) or the parked one turns
+// out to be dead; then it has the next one parked. It blocks while it
+// writes the hand-over (at most a pipe buffer's worth, which the shim reads
+// at once) and, without a parked shim, while a new one is forked.
+func (l *launcher) startViaShim(env []string, closeNotify func()) (process, error) {
+	msg := encodeHandOver(l.command, env)
+	for {
+		sh := l.takeSpare()
+		cold := sh == nil
+		if cold {
+			var err error
+			if sh, err = l.spawnShim(shTaken); err != nil {
+				closeNotify()
+				return nil, err
+			}
+		}
+		err := l.handOver(sh, msg, closeNotify)
+		if err == nil {
+			l.scheduleSpare(spareDelay)
+			return realProcess{sh.cmd}, nil
+		}
+		if cold {
+			closeNotify()
+			return nil, err
+		}
+		l.logf("%v; starting the worker through a new one", err)
+	}
+}
+
+// takeSpare takes the parked shim out of the launcher (state shTaken) and
+// returns it, or nil if there is none.
+func (l *launcher) takeSpare() *shimProc {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	sh := l.spare
+	l.spare = nil
+	if sh != nil {
+		sh.state = shTaken
+	}
+	return sh
+}
+
+// handOver writes msg to the pipe of sh (taken) and closes it; from then on
+// sh is the worker. If the write fails (the shim died meanwhile), sh is
+// abandoned: killed if it still runs, and reaped without a report.
+func (l *launcher) handOver(sh *shimProc, msg []byte, closeNotify func()) error {
+	_, err := sh.ctl.Write(msg)
+	if cerr := sh.ctl.Close(); err == nil {
+		err = cerr
+	}
+	l.mu.Lock()
+	if err == nil {
+		sh.state, sh.closeNotify = shHanded, closeNotify
+	} else {
+		sh.state = shAbandoned
+	}
+	l.mu.Unlock()
+	close(sh.settled)
+	if err != nil {
+		sh.cmd.Process.Kill()
+		return fmt.Errorf("exec shim %d: hand over the worker: %w", sh.cmd.Process.Pid, err)
+	}
+	return nil
+}
+
+// spawnShim starts an exec shim in state st that waits on its hand-over
+// pipe, and a goroutine that reaps it. It blocks for the fork and exec of
+// the shim only.
+func (l *launcher) spawnShim(st shimState) (*shimProc, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("exec shim: %w", err)
+	}
+	defer r.Close() // the shim has its own copy once started
+	cmd := exec.Command(l.shim)
+	cmd.Args = []string{shimArg0}
+	l.setFiles(cmd)
+	// The pipe goes right after the sockets; the shim closes it before exec.
+	cmd.ExtraFiles = append(append([]*os.File(nil), l.plan.extra...), r)
+	pipeFD := 3 + len(l.plan.extra)
+	cmd.Env = make([]string, 0, len(l.baseEnv)+1)
+	for _, kv := range l.baseEnv {
+		if k, _, _ := strings.Cut(kv, "="); !isOwnVar(k) {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", shimEnv, pipeFD))
+	if err := cmd.Start(); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("start the exec shim %s: %w", l.shim, err)
+	}
+	sh := &shimProc{cmd: cmd, ctl: w, done: make(chan struct{}), settled: make(chan struct{}), state: st}
+	l.mu.Lock()
+	l.lastSpawn = time.Now()
+	l.mu.Unlock()
+	go l.reapShim(sh)
+	return sh, nil
+}
+
+// reapShim waits for sh to exit. A worker's exit is reported like any
+// worker's; a parked shim that died is logged and replaced.
+func (l *launcher) reapShim(sh *shimProc) {
+	err := sh.cmd.Wait()
+	l.mu.Lock()
+	if l.spare == sh {
+		l.spare = nil
+	}
+	st := sh.state
+	l.mu.Unlock()
+	if st == shTaken {
+		<-sh.settled // handOver is writing to it: wait for the verdict
+	}
+	l.mu.Lock()
+	st, closeNotify, closed := sh.state, sh.closeNotify, l.closed
+	delay := max(0, time.Until(l.lastSpawn.Add(respawnEvery)))
+	l.mu.Unlock()
+	close(sh.done)
+	switch {
+	case st == shHanded:
 		closeNotify()
-		ev := exitEvent{pid: cmd.Process.Pid}
-		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok {
-			ev.status = waitStatusToExit(ws)
-		} else {
-			ev.status = exitStatus{raw: -1, text: fmt.Sprint(err)}
+		l.sendExit(sh.cmd, err)
+	case st == shAbandoned || closed:
+	default:
+		sh.ctl.Close()
+		status := exitStatus{raw: -1, text: fmt.Sprint(err)}
+		if ws, ok := sh.cmd.ProcessState.Sys().(syscall.WaitStatus); ok {
+			status = waitStatusToExit(ws)
 		}
-		select {
-		case l.exitC <- ev:
-		case <-l.doneC:
-		}
-	}()
-	return realProcess{cmd}, nil
+		l.logf("exec shim %d (parked for the next worker) died, status:%v; starting another", sh.cmd.Process.Pid, status)
+		l.scheduleSpare(delay)
+	}
+}
+
+// scheduleSpare has a shim started and parked after delay, unless one is
+// parked or due already, or the launcher is closed. It does not block.
+func (l *launcher) scheduleSpare(delay time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed || l.spare != nil || l.spareTimer != nil {
+		return
+	}
+	l.refills.Add(1)
+	l.spareTimer = time.AfterFunc(delay, l.refill)
+}
+
+// refill starts the spare shim scheduleSpare asked for.
+func (l *launcher) refill() {
+	defer l.refills.Done()
+	l.mu.Lock()
+	l.spareTimer = nil
+	busy := l.closed || l.spare != nil
+	l.mu.Unlock()
+	if busy {
+		return
+	}
+	sh, err := l.spawnShim(shParked)
+	if err != nil {
+		l.logf("%v (the next worker starts through a new one)", err)
+		return
+	}
+	l.mu.Lock()
+	keep := !l.closed && l.spare == nil
+	if keep {
+		l.spare = sh
+	} else {
+		sh.state = shAbandoned
+	}
+	l.mu.Unlock()
+	if !keep {
+		sh.ctl.Close() // end of file: it exits
+		<-sh.done
+	}
+}
+
+// close ends the parked shim, if any, and stops parking new ones: the
+// shim's pipe is closed, so it exits at once. It blocks until every shim
+// that was not handed a worker has been reaped (SIGKILL after 5 s, in case
+// one was stopped).
+func (l *launcher) close() {
+	l.mu.Lock()
+	l.closed = true
+	if l.spareTimer != nil && l.spareTimer.Stop() {
+		l.refills.Done()
+	}
+	l.spareTimer = nil
+	sh := l.spare
+	l.spare = nil
+	l.mu.Unlock()
+	l.refills.Wait()
+	if sh == nil {
+		return
+	}
+	sh.ctl.Close()
+	select {
+	case <-sh.done:
+	case <-time.After(5 * time.Second):
+		sh.cmd.Process.Kill()
+		<-sh.done
+	}
 }
