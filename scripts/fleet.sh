@@ -6,6 +6,9 @@
 #   sudo scripts/fleet.sh fail                # the failing release alone: exits 1, the fleet left mixed
 #   sudo scripts/fleet.sh fail rollback       # ... then host 1 back on v2: exits 0
 #   sudo scripts/fleet.sh -hosts 5 -c 32 a    # flags go before the steps; -h lists them
+#   sudo scripts/fleet.sh up                  # keep a fleet up until Ctrl-C; then, in another terminal:
+#   sudo scripts/fleet.sh fail                #   sent to that fleet: exits 1, h1 on v3, h2 and h3 on v2
+#   sudo scripts/fleet.sh rollback            #   h1 back on v2: exits 0
 #
 # Each host is a network namespace on a bridge in a private subnet
 # (default 10.213.77.0/24; refused if anything on the machine uses it) running
@@ -40,7 +43,9 @@ finish() {
   rm -rf "$work"
 }
 trap finish EXIT
-trap 'exit 130' INT TERM
+# Ctrl-C reaches the driver too: it stops, cleans up and exits with its own
+# status, which becomes the script's.
+trap ':' INT TERM
 
 go build -o "$work/fleet" ./internal/cmd/fleet
 driver="$work/fleet"

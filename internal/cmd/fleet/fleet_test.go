@@ -138,3 +138,13 @@ func TestVersionsSummary(t *testing.T) {
 	assert.Equal(t, "all v2", versionsSummary(map[string]string{"h1": "v2", "h2": "v2"}))
 	assert.Equal(t, "h1 v3, h2 v2, h3 v2", versionsSummary(map[string]string{"h3": "v2", "h1": "v3", "h2": "v2"}))
 }
+
+func TestClaimSubnetRefusesOneInUse(t *testing.T) {
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip(`needs "ip" (iproute2)`)
+	}
+	// lo has 127.0.0.1/8 on every Linux machine.
+	_, err := claimSubnet(context.Background(), netip.MustParsePrefix("127.0.0.0/24"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "is in use on this machine")
+}

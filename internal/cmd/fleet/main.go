@@ -6,6 +6,7 @@
 // and runs it as root, and cleans up after it whatever happens.
 //
 //	fleet [flags] [STEP...]    steps, in order; default: a b fail rollback
+//	fleet [flags] up           set the fleet up and take steps from other invocations until Ctrl-C
 //	fleet cleanup -work DIR    undo what a run in DIR created (its journal)
 //
 // Steps (each one measured under load):
@@ -19,6 +20,10 @@
 // exit status is 0 when every step did what it should and every host runs
 // the same version at the end; 1 otherwise (so "fleet fail" alone exits 1:
 // the rollout stopped and left the fleet mixed).
+//
+// While "fleet up" runs, "fleet STEP..." with the same -subnet sends the
+// steps to it instead of setting up a fleet of its own: "fleet fail" (exit
+// 1, h1 on v3), then "fleet rollback" (exit 0, h1 back on v2).
 package main
 
 import (
@@ -77,11 +82,13 @@ func main() {
 	flag.StringVar(&o.work, "work", "", "directory for the run's files (default: a new temporary one, removed at the end)")
 	flag.StringVar(&o.jsonOut, "json", "", "also write the results as JSON to this file")
 	flag.Usage = func() {
-		fmt.Fprintf(os.Stderr, "usage: fleet [flags] [a|b|fail|rollback ...]   (default: a b fail rollback)\n       fleet cleanup -work DIR\n")
+		fmt.Fprintf(os.Stderr, "usage: fleet [flags] [a|b|fail|rollback ...]   (default: a b fail rollback)\n       fleet [flags] up\n       fleet cleanup -work DIR\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
 	o.stepTimeout = 90 * time.Second
+	timeoutSet := false
+	flag.Visit(func(fl *flag.Flag) { timeoutSet = timeoutSet || fl.Name == "timeout" })
 	steps := flag.Args()
 	if len(steps) == 0 {
 		steps = []string{"a", "b", "fail", "rollback"}
@@ -89,10 +96,18 @@ func main() {
 	for _, s := range steps {
 		switch s {
 		case "a", "b", "fail", "rollback":
+		case "up":
+			if len(steps) > 1 {
+				fmt.Fprintf(os.Stderr, "fleet: \"up\" goes alone; send the steps from another terminal\n")
+				os.Exit(2)
+			}
 		default:
-			fmt.Fprintf(os.Stderr, "fleet: unknown step %q (want a, b, fail or rollback)\n", s)
+			fmt.Fprintf(os.Stderr, "fleet: unknown step %q (want a, b, fail, rollback, or up)\n", s)
 			os.Exit(2)
 		}
+	}
+	if steps[0] == "up" && !timeoutSet {
+		o.timeout = 30 * time.Minute // interactive, but still bounded
 	}
 	if o.hosts < 2 || o.hosts > 9 {
 		fmt.Fprintf(os.Stderr, "fleet: -hosts must be 2 to 9, got %d\n", o.hosts)
@@ -108,6 +123,12 @@ func main() {
 	if err := checkPrivileges(ctx); err != nil {
 		fmt.Fprintf(os.Stderr, "fleet: %v\n", err)
 		os.Exit(1)
+	}
+	if steps[0] != "up" {
+		// A fleet that is up on this subnet takes the steps itself.
+		if code, ok := sendSteps(ctx, subnet, steps); ok {
+			os.Exit(code)
+		}
 	}
 	os.Exit(run(ctx, o, subnet, steps))
 }
@@ -147,6 +168,9 @@ func run(sigCtx context.Context, o options, subnet netip.Prefix, steps []string)
 		}
 	}
 	switch {
+	case sigCtx.Err() != nil && len(steps) == 1 && steps[0] == "up":
+		fmt.Fprintf(os.Stderr, "fleet: down; cleaned up\n")
+		return 0
 	case sigCtx.Err() != nil:
 		fmt.Fprintf(os.Stderr, "fleet: interrupted; cleaned up\n")
 		return 130
@@ -206,7 +230,15 @@ func (f *fleet) runSteps(ctx context.Context, work string, subnet netip.Prefix, 
 		}
 	}
 	fmt.Fprintf(f.out, "  haproxy pid %d: frontend %s, runtime API %s, every host UP\n", f.lb.p.PID(), f.lb.addr, f.lb.sock)
+	if len(steps) == 1 && steps[0] == "up" {
+		return nil, f.serve(ctx, subnet)
+	}
+	return f.runStepList(ctx, steps)
+}
 
+// runStepList runs the steps on the fleet, in order, and stops at the first
+// one that goes wrong; an expected stop (step fail) is not an error.
+func (f *fleet) runStepList(ctx context.Context, steps []string) ([]*stepResult, error) {
 	var results []*stepResult
 	for _, step := range steps {
 		var r *stepResult
