@@ -66,12 +66,14 @@ if [ "$os" = Linux ]; then
 fi
 if have tmux; then ok "tmux: two terminals side by side"; else opt "tmux: handy for two terminals side by side"; fi
 
-# The port the 05 demo uses when started without arguments. Only a connect
-# to loopback: is someone listening there?
-if (exec 3<>/dev/tcp/127.0.0.1/8080) 2>/dev/null; then
-	note "port 127.0.0.1:8080 is in use: 'go run ./05-full-starter' will fail; pass -addr 127.0.0.1:0 where you can (docs/facilitator.md, troubleshooting)"
+# The address the 05 demo listens on when started without arguments
+# (START_SERVER_DEMO_ADDR overrides it, as for the demo). Only a connect to
+# loopback: is someone listening there?
+demo=${START_SERVER_DEMO_ADDR:-127.0.0.1:8080}
+if (exec 3<>"/dev/tcp/${demo%:*}/${demo##*:}") 2>/dev/null; then
+	note "port $demo is in use: 'go run ./05-full-starter' will fail until it is free (docs/facilitator.md, troubleshooting)"
 else
-	ok "port 127.0.0.1:8080 is free (the 05 demo's default)"
+	ok "port $demo is free (the 05 demo's default)"
 fi
 
 # The workshop in miniature: build stage 01, serve one request, stop it.
