@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -147,4 +148,47 @@ func TestClaimSubnetRefusesOneInUse(t *testing.T) {
 	_, err := claimSubnet(context.Background(), netip.MustParsePrefix("127.0.0.0/24"))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "is in use on this machine")
+}
+
+// TestCleanupKillsOnlyWhatItStarted: the journal names a process group by
+// PID and start time; cleanup must leave alone a process whose PID matches
+// but whose start time does not (the PID was reused), and end the one that
+// matches.
+func TestCleanupKillsOnlyWhatItStarted(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("reads /proc")
+	}
+	cmd := exec.Command("sleep", "60")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	require.NoError(t, cmd.Start())
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	defer func() { cmd.Process.Kill(); <-done }()
+	pid := cmd.Process.Pid
+	start, err := processStart(pid)
+	require.NoError(t, err)
+
+	dir := t.TempDir()
+	j, err := openJournal(dir)
+	require.NoError(t, err)
+	require.NoError(t, j.add("pid", strconv.Itoa(pid), start+"0")) // another process's start time
+	j.close()
+	require.NoError(t, cleanup(j.path, time.Second, t.Logf))
+	select {
+	case <-done:
+		t.Fatal("cleanup killed a process whose start time does not match the journal")
+	case <-time.After(100 * time.Millisecond):
+	}
+
+	require.NoError(t, os.Remove(j.path))
+	j, err = openJournal(dir)
+	require.NoError(t, err)
+	require.NoError(t, j.add("pid", strconv.Itoa(pid), start))
+	j.close()
+	require.NoError(t, cleanup(j.path, 5*time.Second, t.Logf))
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("cleanup did not end the journaled process group")
+	}
 }

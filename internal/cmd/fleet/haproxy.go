@@ -38,6 +38,10 @@ defaults
     timeout client 30s
     timeout server 30s
     timeout http-keep-alive 30s
+    # a slow answer on a loaded machine is not a failed check (by default a
+    # check times out after "inter", 200 ms here); a refused connect still
+    # fails at once
+    timeout check 2s
 
 frontend fleet
     bind fd@3
