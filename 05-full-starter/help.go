@@ -10,8 +10,9 @@ const usageText = `Usage:
 
   Runs COMMAND as a worker with listening sockets it inherits, and on SIGHUP
   replaces the worker without closing them (zero-downtime deploy).
-  Options take --opt=value or --opt value. Durations are seconds ("1", "0.5")
-  or Go durations ("500ms").
+  Options take --opt=value or --opt value, in any case, and may be shortened
+  while unambiguous (--vers), as with Perl's Getopt::Long. Durations are
+  seconds ("1", "0.5") or Go durations ("500ms").
 
 Options (Server::Starter's):
   --port=SPEC               TCP socket to listen on (repeatable): PORT, HOST:PORT,
@@ -41,6 +42,11 @@ Options (beyond Server::Starter):
   --kill-timeout=SECONDS    SIGKILL a signalled worker after this long (30; 0 or
                             negative: never); keep it longer than the workers'
                             drain deadline
+  --path-mode=MODE          permissions of the --path sockets, octal (0600: only
+                            start_server's user; Perl's are 0777)
+
+Exit status: 0 done; 1 the supervisor or --restart/--stop failed (a port in
+  use, a held pid file, ...); 2 a wrong command line (nothing was started).
 
 Environment: ENVDIR, ENABLE_AUTO_RESTART, AUTO_RESTART_INTERVAL, KILL_OLD_DELAY
   stand in for their options when the option is not given; files of those names

@@ -67,11 +67,10 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	if err != nil {
 		return fail(stderr, err)
 	}
-	if err := checkDir(cfg.Dir); err != nil {
-		return fail(stderr, err)
-	}
-	if err := checkCommand(cfg.Command, cfg.Dir); err != nil {
-		return fail(stderr, err)
+	// Everything the supervisor would refuse before binding, refused here
+	// as a wrong command line: one line, exit 2, nothing bound or started.
+	if err := starter.Validate(cfg); err != nil {
+		return fail(stderr, usageError{err})
 	}
 	if err := checkStatusFileDir(cfg.StatusFile); err != nil {
 		return fail(stderr, err)
@@ -98,9 +97,34 @@ func fail(stderr io.Writer, err error) int {
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintf(stderr, "start_server: %v\n", err)
+	fmt.Fprintf(stderr, "start_server: %s\n", message(err))
 	if errors.As(err, new(usageError)) {
 		return exitUsage
 	}
 	return exitError
+}
+
+// fieldFlags names the option of each starter.Config field, for messages:
+// package starter names fields, the command line names its flags.
+var fieldFlags = map[string]string{
+	"Ports": "--port", "Paths": "--path", "PathMode": "--path-mode", "Command": "worker command",
+	"Dir": "--dir", "EnvDir": "--envdir", "Interval": "--interval", "KillOldDelay": "--kill-old-delay",
+	"Backlog": "--backlog", "AutoRestartInterval": "--auto-restart-interval", "PIDFile": "--pid-file",
+	"StatusFile": "--status-file", "ReadyTimeout": "--ready-timeout", "KillTimeout": "--kill-timeout",
+}
+
+// message is the text of err for start_server's one error line: an error
+// about a starter.Config field names the option it came from.
+func message(err error) string {
+	var fe *starter.FieldError
+	if !errors.As(err, &fe) {
+		return err.Error()
+	}
+	if fe.Field == "Command" && fe.Value == "" {
+		return fe.Err.Error() + ": start_server [options] -- COMMAND [ARGS...]"
+	}
+	if flag, ok := fieldFlags[fe.Field]; ok {
+		return fe.Describe(flag)
+	}
+	return fe.Error()
 }

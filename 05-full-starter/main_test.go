@@ -105,9 +105,13 @@ func TestHelpAndVersion(t *testing.T) {
 	for _, o := range optionTable {
 		assert.Contains(t, r.stdout, "--"+o.name, "--help documents every option")
 	}
-	r = runCLI(t, nil, "--version")
-	require.Equal(t, 0, r.code, r.stderr)
-	assert.Regexp(t, `^start_server \S+ .*Server::Starter 0\.35.*\n$`, r.stdout)
+	// Getopt::Long, as Perl's start_server uses it: any case, unambiguous
+	// abbreviations, one dash or two.
+	for _, arg := range []string{"--version", "--VERSION", "--vers", "-Ver"} {
+		r = runCLI(t, nil, arg)
+		require.Equal(t, 0, r.code, "%s: %s", arg, r.stderr)
+		assert.Regexp(t, `^start_server \S+ .*Server::Starter 0\.35.*\n$`, r.stdout, arg)
+	}
 }
 
 // TestBadInput: every mistake gets one clear line on stderr naming the
@@ -126,49 +130,79 @@ func TestBadInput(t *testing.T) {
 	require.NoError(t, err)
 	defer busy.Close()
 
+	long := filepath.Join(dir, strings.Repeat("s", 120)+".sock")
+	stale := filepath.Join(dir, "stale.sock") // a socket nobody answers on: replaced, so no error
+	live := filepath.Join(dir, "live.sock")
+	liveLn, err := net.Listen("unix", live)
+	require.NoError(t, err)
+	defer liveLn.Close()
+
 	tests := []struct {
 		name string
 		args []string
-		want string // regexp the single stderr line must match
-		// cli is true for mistakes the command line itself catches: then
-		// stderr must be exactly one line (the supervisor never started).
-		cli bool
+		want string // regexp the error line must match
+		// code is the exit code: 2 for a wrong command line, found before
+		// anything is bound (stderr is that one line); 1 for a failure at
+		// run time (stderr may begin with the "starting now..." banner, as
+		// Perl's does, then the one error line).
+		code int
 	}{
-		{"unknown option", []string{"--prot=80", "--", "sleep", "30"}, `unknown option --prot=80`, true},
-		{"malformed --port", []string{"--port=http", "--", "sleep", "30"}, `invalid --port value "http"`, false},
-		{"port out of range", []string{"--port=127.0.0.1:70000", "--", "sleep", "30"}, `invalid --port value "127.0.0.1:70000"`, false},
+		{"unknown option", []string{"--prot=80", "--", "sleep", "30"}, `unknown option --prot=80`, 2},
+		{"ambiguous option", []string{"--s=80", "--", "sleep", "30"}, `option --s is ambiguous \(--signal-on-hup, --signal-on-term, --status-file, --stop\)$`, 2},
+		{"malformed --port", []string{"--port=http", "--", "sleep", "30"}, `--port=http: port "http" is not a number`, 2},
+		{"port out of range", []string{"--port=127.0.0.1:70000", "--", "sleep", "30"}, `--port=127.0.0.1:70000: port "70000" is not a number from 0 to 65535`, 2},
+		{"two sockets on one fd", []string{"--port=127.0.0.1:0=5", "--port=[::1]:0=5", "--", "sleep", "30"},
+			`--port=\[::1\]:0=5: file descriptor 5 is already asked for by 127.0.0.1:0=5$`, 2},
 		{"port in use", []string{"--port=" + busy.Addr().String(), "--", "sleep", "30"},
-			regexp.QuoteMeta(busy.Addr().String()) + `.*address already in use`, false},
-		{"unknown signal", []string{"--signal-on-hup=SIGFOO", "--", "sleep", "30"}, `--signal-on-hup: unknown signal "SIGFOO"`, true},
-		{"no command", []string{"--port=127.0.0.1:0"}, `no worker command given`, true},
-		{"nothing after --", []string{"--port=127.0.0.1:0", "--"}, `no worker command given`, true},
-		{"command not in PATH", []string{"--", "no-such-command-hotdeploy"}, `"no-such-command-hotdeploy" not found in \$PATH`, true},
-		{"command file missing", []string{"--", filepath.Join(dir, "nope")}, `worker command ".*/nope" does not exist`, true},
-		{"command not executable", []string{"--", notExec}, `worker command ".*/not-executable" is not executable`, true},
-		{"bad --dir", []string{"--dir", regular, "--", "sleep", "30"}, `--dir ".*data.txt" is not a directory`, true},
+			`--port=` + regexp.QuoteMeta(busy.Addr().String()) + `: bind: address already in use$`, 1},
+		{"unknown signal", []string{"--signal-on-hup=SIGFOO", "--", "sleep", "30"}, `--signal-on-hup: unknown signal "SIGFOO"`, 2},
+		{"no command", []string{"--port=127.0.0.1:0"}, `no worker command given`, 2},
+		{"nothing after --", []string{"--port=127.0.0.1:0", "--"}, `no worker command given`, 2},
+		{"command not in PATH", []string{"--", "no-such-command-hotdeploy"}, `worker command no-such-command-hotdeploy: not found in \$PATH$`, 2},
+		{"command file missing", []string{"--", filepath.Join(dir, "nope")}, `worker command .*/nope: no such file or directory$`, 2},
+		{"relative command missing in --dir", []string{"--dir", dir, "--", "./nope"},
+			`worker command ./nope: no such file or directory \(looked for in the workers' directory: .*/nope\)$`, 2},
+		{"command not executable", []string{"--", notExec}, `worker command .*/not-executable: is not executable \(mode 0644\)$`, 2},
+		{"bad --dir", []string{"--dir", regular, "--", "sleep", "30"}, `--dir=.*data.txt: is a regular file, not a directory$`, 2},
+		{"missing --dir", []string{"--dir", missingDir, "--", "sleep", "30"}, `--dir=.*/sub: no such file or directory$`, 2},
+		{"missing --envdir", []string{"--envdir", missingDir, "--", "sleep", "30"}, `--envdir=.*/sub: no such file or directory$`, 2},
+		{"negative --interval", []string{"--interval=-1", "--", "sleep", "30"}, `option --interval: "-1" is negative$`, 2},
 		{"unwritable pid file", []string{"--pid-file", filepath.Join(missingDir, "x.pid"), "--", "sleep", "30"},
-			`x\.pid.*no such file or directory`, false},
+			`--pid-file=.*x\.pid: open .*x\.pid: no such file or directory$`, 1},
 		{"unwritable status file", []string{"--status-file", filepath.Join(missingDir, "x.status"), "--", "sleep", "30"},
-			`cannot write --status-file .*x\.status.*no such file or directory`, true},
-		{"regular file at --path", []string{"--path", regular, "--", "sleep", "30"}, regexp.QuoteMeta(regular) + `.*not a socket`, false},
-		{"--restart without files", []string{"--restart"}, `--restart needs --pid-file and --status-file`, true},
+			`cannot write --status-file .*x\.status.*no such file or directory`, 1},
+		{"regular file at --path", []string{"--path", regular, "--", "sleep", "30"},
+			`--path=` + regexp.QuoteMeta(regular) + `: exists and is a regular file, not a socket; refusing to remove it$`, 2},
+		{"directory at --path", []string{"--path", dir, "--", "sleep", "30"}, `exists and is a directory, not a socket`, 2},
+		{"--path too long", []string{"--path", long, "--", "sleep", "30"},
+			`--path=.*\.sock: is \d+ bytes long; a unix socket path may have at most 107 on this system$`, 2},
+		{"--path in a missing directory", []string{"--path", filepath.Join(missingDir, "a.sock"), "--", "sleep", "30"},
+			`--path=.*/sub/a\.sock: directory .*/sub: no such file or directory$`, 2},
+		{"--path with ;", []string{"--path", filepath.Join(dir, "a;b.sock"), "--", "sleep", "30"}, `';' and '=' cannot appear in SERVER_STARTER_PORT`, 2},
+		{"--path empty", []string{"--path=", "--", "sleep", "30"}, `--path: empty path$`, 2},
+		{"--path a server answers on", []string{"--path", live, "--", "sleep", "30"},
+			`--path=` + regexp.QuoteMeta(live) + `: a server is already listening on it$`, 2},
+		{"--path-mode not octal", []string{"--path-mode=rw", "--path", stale, "--", "sleep", "30"}, `option --path-mode: "rw" is not a permission`, 2},
+		{"--restart without files", []string{"--restart"}, `--restart needs --pid-file and --status-file`, 2},
 		{"--restart, nothing running", []string{"--restart", "--pid-file", filepath.Join(dir, "none.pid"), "--status-file", filepath.Join(dir, "none.status")},
-			`none\.pid`, false},
-		{"--stop, nothing running", []string{"--stop", "--pid-file", filepath.Join(dir, "none.pid")}, `none\.pid`, false},
-		{"--daemonize", []string{"--daemonize", "--log-file=x", "--", "sleep", "30"}, `--daemonize is not supported.*systemd`, true},
-		{"bad log file", []string{"--log-file", filepath.Join(missingDir, "log"), "--", "sleep", "30"}, `cannot open --log-file`, true},
+			`none\.pid`, 1},
+		{"--stop, nothing running", []string{"--stop", "--pid-file", filepath.Join(dir, "none.pid")}, `none\.pid`, 1},
+		{"--daemonize", []string{"--daemonize", "--log-file=x", "--", "sleep", "30"}, `--daemonize is not supported.*systemd`, 2},
+		{"bad log file", []string{"--log-file", filepath.Join(missingDir, "log"), "--", "sleep", "30"}, `cannot open --log-file`, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := runCLI(t, nil, tt.args...)
-			assert.NotEqual(t, 0, r.code, "exit code")
+			assert.Equal(t, tt.code, r.code, "exit code; stderr: %s", r.stderr)
 			lines := r.stderrLines()
 			require.NotEmpty(t, lines, "stderr")
-			last := lines[len(lines)-1]
-			assert.Regexp(t, `^start_server: .*`+tt.want, last)
-			if tt.cli {
-				assert.Len(t, lines, 1, "stderr: %s", r.stderr)
+			if tt.code == exitError && len(lines) == 2 {
+				assert.Regexp(t, `^start_server \(pid:\d+\) starting now\.\.\.$`, lines[0], "only the banner may come first")
+				lines = lines[1:]
 			}
+			require.Len(t, lines, 1, "one error line; stderr:\n%s", r.stderr)
+			assert.Regexp(t, `^start_server: .*`+tt.want, lines[0])
+			assert.NotContains(t, lines[0], "(d---------)", "file types are spelled out")
 			assert.Empty(t, r.stdout)
 		})
 	}
@@ -398,5 +432,26 @@ func waitFileContains(t *testing.T, file, s string) {
 			t.Fatalf("%s does not contain %q after %v:\n%s", file, s, proc.ReadyTimeout, data)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestPathMode: --path sockets are 0600 unless --path-mode says otherwise
+// (Perl's are 0777: a proxy running as another user must get a way in).
+func TestPathMode(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		args []string
+		want os.FileMode
+	}{{"default", nil, 0o600}, {"0660", []string{"--path-mode=0660"}, 0o660}, {"abbreviated 777", []string{"--path-m", "777"}, 0o777}} {
+		t.Run(tt.name, func(t *testing.T) {
+			sock := filepath.Join(t.TempDir(), "app.sock")
+			args := append([]string{"--path=" + sock}, tt.args...)
+			r := startStarter(t, nil, append(args, "--", "sleep", "60")...)
+			fi, err := os.Lstat(sock)
+			require.NoError(t, err)
+			assert.Equal(t, os.ModeSocket|tt.want, fi.Mode()&(os.ModeType|os.ModePerm))
+			_, err = r.p.Stop(proc.ExitTimeout)
+			require.NoError(t, err)
+		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +19,7 @@ type options struct {
 	interval, killOldDelay, autoRestartInterval *time.Duration
 	readyTimeout, killTimeout                   *time.Duration
 	backlog                                     *int
+	pathMode                                    *os.FileMode
 	signalOnHUP, signalOnTERM                   string
 	dir, envDir, logFile, pidFile, statusFile   string
 	envDirGiven                                 bool
@@ -46,6 +48,9 @@ type optSpec struct {
 	set  func(o *options, v string) error
 }
 
+// ours are the options Server::Starter does not have.
+var ours = map[string]bool{"ready-timeout": true, "kill-timeout": true, "path-mode": true}
+
 // optionTable lists every option of start_server: Server::Starter's, with
 // the same names and meanings, then ours.
 var optionTable = []optSpec{
@@ -71,6 +76,7 @@ var optionTable = []optSpec{
 	// Beyond Server::Starter.
 	{"ready-timeout", secondsOpt, func(o *options, v string) error { return setSeconds(&o.readyTimeout, v, false) }},
 	{"kill-timeout", negSecondsOpt, func(o *options, v string) error { return setSeconds(&o.killTimeout, v, true) }},
+	{"path-mode", stringOpt, func(o *options, v string) error { return setMode(&o.pathMode, v) }},
 }
 
 // usageError is a command line that cannot be run as given; start_server
@@ -87,10 +93,11 @@ func usagef(format string, args ...any) error {
 
 // parseArgs parses a start_server command line (without the program name)
 // the way Perl's Getopt::Long does for start_server: options may come as
-// --name=value, --name value or -name=value; arguments that are not options
-// are the worker command, and so is everything after "--". A non-option
-// argument does not end option parsing (Getopt::Long's "permute"), so a
-// worker's own flags must come after "--".
+// --name=value, --name value or -name=value, the name in any case and
+// abbreviated as long as it stays unambiguous (see lookupOption); arguments
+// that are not options are the worker command, and so is everything after
+// "--". A non-option argument does not end option parsing (Getopt::Long's
+// "permute"), so a worker's own flags must come after "--".
 func parseArgs(args []string) (*options, error) {
 	o := &options{}
 	for i := 0; i < len(args); i++ {
@@ -103,11 +110,15 @@ func parseArgs(args []string) (*options, error) {
 			o.command = append(o.command, a)
 			continue
 		}
-		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		spec := lookupOption(name)
+		given, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		spec, err := lookupOption(given)
+		if err != nil {
+			return nil, usageError{err}
+		}
 		if spec == nil {
 			return nil, usagef("unknown option %s (the worker command and its flags go after --)", a)
 		}
+		name := spec.name
 		if spec.kind == flagOpt {
 			if hasValue {
 				return nil, usagef("option --%s takes no value, got %q", name, value)
@@ -129,13 +140,47 @@ func parseArgs(args []string) (*options, error) {
 	return o, nil
 }
 
-func lookupOption(name string) *optSpec {
+// lookupOption finds the option a command line names the way Getopt::Long
+// (with its default auto_abbrev and ignore_case) finds it: the full name in
+// any case ("--VERSION"), else the only option whose name starts with the
+// given prefix ("--vers"). So that abbreviations written for Perl's
+// start_server keep their meaning although we have more options, a prefix
+// is first matched against Server::Starter's options alone ("--kill" is
+// --kill-old-delay, as in Perl, not ambiguous with our --kill-timeout), then
+// against all. It returns nil for no match, an error for an ambiguous one.
+func lookupOption(given string) (*optSpec, error) {
+	name := strings.ToLower(given)
+	if name == "" {
+		return nil, nil
+	}
 	for i := range optionTable {
 		if optionTable[i].name == name {
-			return &optionTable[i]
+			return &optionTable[i], nil
 		}
 	}
-	return nil
+	var matches []string
+	for _, perlOnly := range []bool{true, false} {
+		var found *optSpec
+		matches = matches[:0]
+		for i := range optionTable {
+			o := &optionTable[i]
+			if (perlOnly && ours[o.name]) || !strings.HasPrefix(o.name, name) {
+				continue
+			}
+			found = o
+			matches = append(matches, "--"+o.name)
+		}
+		if len(matches) == 1 {
+			return found, nil
+		}
+		if len(matches) > 1 {
+			break
+		}
+	}
+	if len(matches) == 0 {
+		return nil, nil
+	}
+	return nil, fmt.Errorf("option --%s is ambiguous (%s)", given, strings.Join(matches, ", "))
 }
 
 // maxSeconds is the largest number of seconds a time.Duration holds (about
@@ -183,5 +228,18 @@ func setInt(dst **int, v string) error {
 		return fmt.Errorf("%q is not a positive integer", v)
 	}
 	*dst = &n
+	return nil
+}
+
+// setMode reads --path-mode: permission bits in octal, as chmod(1) takes
+// them ("660", "0660", "0o660"), from 1 to 0777.
+func setMode(dst **os.FileMode, v string) error {
+	t := strings.TrimPrefix(strings.TrimSpace(v), "0o")
+	n, err := strconv.ParseUint(t, 8, 32)
+	if err != nil || n == 0 || n > 0o777 {
+		return fmt.Errorf("%q is not a permission in octal from 1 to 0777 (such as 0660)", v)
+	}
+	m := os.FileMode(n)
+	*dst = &m
 	return nil
 }

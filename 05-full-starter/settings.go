@@ -26,7 +26,9 @@ const (
 	defaultAutoRestart      = 360 * time.Second
 )
 
-// buildConfig turns the parsed command line into a starter.Config.
+// buildConfig turns the parsed command line into a starter.Config. It
+// checks only what it converts (signal names, the timings); the Config as a
+// whole is checked by starter.Validate.
 //
 // Precedence, as measured on Perl's start_server 0.35 (whose code sets these
 // environment variables from the options before reading the envdir): a
@@ -40,14 +42,6 @@ func buildConfig(o *options, getenv func(string) string) (starter.Config, error)
 		Paths:   o.paths,
 		Command: o.command,
 		Dir:     o.dir,
-	}
-	if len(o.command) == 0 {
-		return cfg, usagef("no worker command given: start_server [options] -- COMMAND [ARGS...]")
-	}
-	for _, p := range o.paths {
-		if p == "" {
-			return cfg, usagef("--path needs a file name")
-		}
 	}
 	for _, s := range []struct {
 		opt, value string
@@ -71,6 +65,9 @@ func buildConfig(o *options, getenv func(string) string) (starter.Config, error)
 	}
 	if o.backlog != nil {
 		cfg.Backlog = *o.backlog
+	}
+	if o.pathMode != nil {
+		cfg.PathMode = *o.pathMode
 	}
 	cfg.PIDFile, cfg.StatusFile = o.pidFile, o.statusFile
 	return cfg, nil

@@ -30,7 +30,7 @@ func defaultBacklog() int {
 // close-on-exec and owned by the caller.
 func bindInet(spec socketSpec, backlog int) (*boundSocket, error) {
 	fail := func(err error) (*boundSocket, error) {
-		return nil, fmt.Errorf("--port %s: %w", spec.key, err)
+		return nil, err
 	}
 	ip, err := resolveHost(spec.host)
 	if err != nil {
@@ -128,6 +128,17 @@ func sockAddrString(fd int) string {
 // errInUse is wrapped by bindUnix when a server already answers on the path.
 var errInUse = errors.New("a server is already listening on it")
 
+// socketAnswers reports whether a server accepts connections on the unix
+// socket at path (it waits at most a second).
+func socketAnswers(path string) bool {
+	c, err := net.DialTimeout("unix", path, time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
 // defaultPathMode is the mode of --path sockets when Config.PathMode is 0:
 // only the starter's user may connect (Perl's are world-writable).
 const defaultPathMode os.FileMode = 0o600
@@ -146,25 +157,20 @@ const defaultPathMode os.FileMode = 0o600
 func bindUnix(spec socketSpec, backlog int, mode os.FileMode, warnf func(string, ...any)) (*boundSocket, error) {
 	path := spec.path
 	fail := func(err error) (*boundSocket, error) {
-		return nil, fmt.Errorf("--path %s: %w", path, err)
+		return nil, err
 	}
 	if mode == 0 {
 		mode = defaultPathMode
 	}
-	if fi, err := os.Lstat(path); err == nil {
-		if fi.Mode().Type() != os.ModeSocket {
-			return fail(fmt.Errorf("exists and is not a socket (%v); refusing to remove it", fi.Mode().Type()))
-		}
-		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
-			c.Close()
-			return fail(errInUse)
-		}
+	stale, err := checkPath(path)
+	if err != nil {
+		return fail(err)
+	}
+	if stale {
 		warnf("removing existing socket file:%s", path)
 		if err := os.Remove(path); err != nil {
 			return fail(fmt.Errorf("remove stale socket: %w", err))
 		}
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return fail(err)
 	}
 	fd, err := socketCloexec(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
 	if err != nil {

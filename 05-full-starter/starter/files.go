@@ -41,7 +41,7 @@ func acquirePIDFile(path string) (*pidFile, error) {
 	}
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("--pid-file %s: write: %w", path, err)
+		return nil, fmt.Errorf("write: %w", err)
 	}
 	return &pidFile{path: path, f: f}, nil
 }
@@ -58,7 +58,7 @@ func lockPIDPath(path string) (*os.File, error) {
 	for range pidLockAttempts {
 		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 		if err != nil {
-			return nil, fmt.Errorf("--pid-file: %w", err)
+			return nil, err
 		}
 		if beforePIDLock != nil {
 			beforePIDLock()
@@ -67,21 +67,21 @@ func lockPIDPath(path string) (*os.File, error) {
 			other, _ := readPID(path)
 			f.Close()
 			if errors.Is(err, syscall.EWOULDBLOCK) {
-				return nil, fmt.Errorf("--pid-file %s is locked: another start_server (pid %d) is running", path, other)
+				return nil, fmt.Errorf("is locked: another start_server (pid %d) is running", other)
 			}
-			return nil, fmt.Errorf("--pid-file %s: flock: %w", path, err)
+			return nil, fmt.Errorf("flock: %w", err)
 		}
 		same, err := isFileAt(f, path)
 		if err != nil {
 			f.Close()
-			return nil, fmt.Errorf("--pid-file %s: %w", path, err)
+			return nil, err
 		}
 		if same {
 			return f, nil
 		}
 		f.Close() // removed or replaced meanwhile: that lock guards nothing
 	}
-	return nil, fmt.Errorf("--pid-file %s was replaced or removed %d times while locking it; is another program removing it?", path, pidLockAttempts)
+	return nil, fmt.Errorf("replaced or removed %d times while locking it; is another program removing it?", pidLockAttempts)
 }
 
 // isFileAt reports whether the open file f is the file path names now (the

@@ -94,7 +94,7 @@ func TestRealZeroErrorsUnderLoad(t *testing.T) {
 				p.SignalT(t, syscall.SIGHUP)
 				ok = run.WaitFor(func(r load.Report) bool { return r.ByGen[gen] >= 1000 }, 30*time.Second)
 				// Keep the load on until the old worker has drained and exited.
-				p.waitLine(`^old worker \d+ died, status:0 `)
+				p.waitLine(`^old worker \d+ died, status:0$`)
 			}
 			rep := run.Stop()
 			t.Logf("%v; by generation %v", rep, rep.ByGen)

@@ -247,20 +247,28 @@ func (s *supervisor) onExit(pid int, st exitStatus, now time.Time) {
 	if !w.runningAt.IsZero() {
 		s.writeStatus() // before the log line, so that the line means "done"
 	}
+	// logExit logs a line Perl's start_server prints too, in Perl's exact
+	// text (ending in the number), then the readable form on its own line.
+	logExit := func(format string) {
+		s.logf(format, pid, st)
+		if st.raw != 0 {
+			s.logf("worker %d: %s", pid, st.text)
+		}
+	}
 	switch {
 	case s.stopping:
-		s.logf("worker %d died, status:%v", pid, st)
+		logExit("worker %d died, status:%v")
 	case w == s.pending:
 		s.pending = nil
-		s.writeFailed(w.gen, "exit status:"+st.String())
-		s.logf("new worker %d seems to have failed to start, exit status:%v", pid, st)
+		s.writeFailed(w.gen, "exit status:"+st.detail())
+		logExit("new worker %d seems to have failed to start, exit status:%v")
 		s.failedStart(now)
 	case w == s.current:
 		s.current = nil
-		s.logf("worker %d died unexpectedly with status:%v, restarting", pid, st)
+		logExit("worker %d died unexpectedly with status:%v, restarting")
 		s.crashRestart(now, w)
 	default:
-		s.logf("old worker %d died, status:%v", pid, st)
+		logExit("old worker %d died, status:%v")
 	}
 }
 

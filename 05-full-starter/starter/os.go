@@ -2,6 +2,7 @@ package starter
 
 import (
 	"fmt"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -20,8 +21,14 @@ type exitStatus struct {
 	text string // the same for people: "exit code 1", "killed by SIGTERM"
 }
 
-// String is Perl's number followed by the readable form: "256 (exit code 1)".
-func (e exitStatus) String() string { return fmt.Sprintf("%d (%s)", e.raw, e.text) }
+// String is Perl's number alone ("256"), so that log lines Perl also prints
+// ("old worker 42 died, status:256") read exactly as Perl's and a log
+// parser's `status:(\d+)` still matches; the readable form goes on a line
+// of its own (see supervisor.onExit).
+func (e exitStatus) String() string { return strconv.Itoa(e.raw) }
+
+// detail is the number followed by the readable form: "256 (exit code 1)".
+func (e exitStatus) detail() string { return fmt.Sprintf("%d (%s)", e.raw, e.text) }
 
 // waitStatusToExit converts a wait status.
 func waitStatusToExit(ws syscall.WaitStatus) exitStatus {

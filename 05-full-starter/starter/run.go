@@ -80,7 +80,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	var pf *pidFile
 	if cfg.PIDFile != "" {
 		if pf, err = acquirePIDFile(cfg.PIDFile); err != nil {
-			return err
+			return &FieldError{Field: "PIDFile", Value: cfg.PIDFile, Err: err}
 		}
 	}
 	var socks []*boundSocket
@@ -117,20 +117,16 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	for _, spec := range specs {
 		var s *boundSocket
 		if spec.network == "unix" {
-			s, err = bindUnix(spec, backlog, cfg.PathMode, logf)
-		} else {
-			s, err = bindInet(spec, backlog)
-		}
-		if err != nil {
-			return err
+			if s, err = bindUnix(spec, backlog, cfg.PathMode, logf); err != nil {
+				return &FieldError{Field: "Paths", Value: spec.given, Err: err}
+			}
+		} else if s, err = bindInet(spec, backlog); err != nil {
+			return &FieldError{Field: "Ports", Value: spec.given, Err: err}
 		}
 		socks = append(socks, s)
 	}
 	socks = append(socks, activated...)
-	plan, err := planFDs(socks)
-	if err != nil {
-		return err
-	}
+	plan := planFDs(socks)
 	for _, s := range socks {
 		if s.spec.fd >= 0 {
 			logf("socket is duplicated to file descriptor %d", s.spec.fd)
@@ -165,71 +161,4 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	s := &supervisor{set: set, logf: logf, os: osSeam{start: l.start, now: time.Now, notifyUp: up.send, stopping: l.close}}
 	s.run(ctx, sigC, exitC, notifyC)
 	return nil
-}
-
-// validate checks cfg and resolves its defaults. Errors name the problem.
-func validate(cfg Config) (settings, []socketSpec, error) {
-	var set settings
-	if len(cfg.Command) == 0 || cfg.Command[0] == "" {
-		return set, nil, errors.New("no worker command given (start_server [options] -- COMMAND [ARGS...])")
-	}
-	var specs []socketSpec
-	for _, p := range cfg.Ports {
-		s, err := parsePortSpec(p)
-		if err != nil {
-			return set, nil, err
-		}
-		specs = append(specs, s)
-	}
-	for _, p := range cfg.Paths {
-		s, err := parsePathSpec(p)
-		if err != nil {
-			return set, nil, err
-		}
-		specs = append(specs, s)
-	}
-	for _, d := range []struct {
-		name string
-		v    time.Duration
-	}{{"--interval", cfg.Interval}, {"--kill-old-delay", cfg.KillOldDelay},
-		{"--auto-restart-interval", cfg.AutoRestartInterval}, {"--ready-timeout", cfg.ReadyTimeout}} {
-		if d.v < 0 {
-			return set, nil, fmt.Errorf("%s must not be negative, got %v", d.name, d.v)
-		}
-	}
-	if cfg.Backlog < 0 {
-		return set, nil, fmt.Errorf("--backlog must not be negative, got %d", cfg.Backlog)
-	}
-	for _, d := range []struct{ name, path string }{{"--dir", cfg.Dir}, {"--envdir", cfg.EnvDir}} {
-		if d.path == "" {
-			continue
-		}
-		if fi, err := os.Stat(d.path); err != nil {
-			return set, nil, fmt.Errorf("%s: %w", d.name, err)
-		} else if !fi.IsDir() {
-			return set, nil, fmt.Errorf("%s %s: not a directory", d.name, d.path)
-		}
-	}
-	set = settings{
-		interval: cfg.Interval, readyTimeout: cfg.ReadyTimeout, killOldDelay: cfg.KillOldDelay,
-		killTimeout: cfg.KillTimeout, signalOnHUP: cfg.SignalOnHUP, signalOnTERM: cfg.SignalOnTERM,
-		autoRestart: cfg.AutoRestart, autoRestartInterval: cfg.AutoRestartInterval,
-		statusFile: cfg.StatusFile, backoffMin: backoffMin, backoffMax: backoffMax,
-	}
-	if set.interval == 0 {
-		set.interval = DefaultInterval
-	}
-	if set.killTimeout == 0 {
-		set.killTimeout = DefaultKillTimeout
-	}
-	if set.signalOnHUP == 0 {
-		set.signalOnHUP = syscall.SIGTERM
-	}
-	if set.signalOnTERM == 0 {
-		set.signalOnTERM = syscall.SIGTERM
-	}
-	if set.autoRestartInterval == 0 {
-		set.autoRestartInterval = DefaultAutoRestartInterval
-	}
-	return set, specs, nil
 }

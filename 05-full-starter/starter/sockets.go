@@ -1,6 +1,7 @@
 package starter
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -17,6 +18,7 @@ type socketSpec struct {
 	// (measured: "127.0.0.1:u9000" has the key "127.0.0.1:9000"). For --path
 	// it is the path as given.
 	key     string
+	given   string // the --port or --path value as given
 	network string // "tcp", "udp" or "unix"
 	host    string // "" for a bare port: every IPv4 address
 	port    int
@@ -34,10 +36,10 @@ const maxWorkerFD = 65535
 // 8080). Port 0 asks the kernel for a free port; the key keeps the 0.
 func parsePortSpec(spec string) (socketSpec, error) {
 	bad := func(why string) (socketSpec, error) {
-		return socketSpec{}, fmt.Errorf("invalid --port value %q: %s", spec, why)
+		return socketSpec{}, errors.New(why)
 	}
 	s := strings.TrimSpace(spec)
-	out := socketSpec{network: "tcp", fd: -1}
+	out := socketSpec{given: spec, network: "tcp", fd: -1}
 	if i := strings.LastIndexByte(s, '='); i >= 0 {
 		fd, err := strconv.Atoi(strings.TrimSpace(s[i+1:]))
 		if err != nil || fd < 0 || fd > maxWorkerFD {
@@ -87,13 +89,13 @@ func parsePortSpec(spec string) (socketSpec, error) {
 // parsePathSpec checks a --path value. The key is the path as given.
 func parsePathSpec(path string) (socketSpec, error) {
 	if path == "" {
-		return socketSpec{}, fmt.Errorf("invalid --path value: empty path")
+		return socketSpec{}, errors.New("empty path")
 	}
 	if strings.ContainsAny(path, ";=") {
 		// SERVER_STARTER_PORT could not be parsed back by a worker.
-		return socketSpec{}, fmt.Errorf("invalid --path value %q: ';' and '=' cannot appear in SERVER_STARTER_PORT", path)
+		return socketSpec{}, errors.New("';' and '=' cannot appear in SERVER_STARTER_PORT")
 	}
-	return socketSpec{key: path, network: "unix", path: path, fd: -1, name: fdName(path)}, nil
+	return socketSpec{key: path, given: path, network: "unix", path: path, fd: -1, name: fdName(path)}, nil
 }
 
 // fdName makes a LISTEN_FDNAMES entry from a key: systemd separates names
@@ -126,17 +128,14 @@ type fdPlan struct {
 	names     []string
 }
 
-// planFDs assigns workerFD to every socket and returns the plan. It fails if
-// two sockets ask for the same fd.
-func planFDs(socks []*boundSocket) (fdPlan, error) {
+// planFDs assigns workerFD to every socket and returns the plan. No two
+// sockets may ask for the same fd (validate checks that).
+func planFDs(socks []*boundSocket) fdPlan {
 	var p fdPlan
 	used := map[int]string{}
 	for _, s := range socks {
 		if s.spec.fd < 0 {
 			continue
-		}
-		if other, dup := used[s.spec.fd]; dup {
-			return p, fmt.Errorf("--port %s and %s both ask for file descriptor %d", other, s.spec.key, s.spec.fd)
 		}
 		used[s.spec.fd] = s.spec.key
 		s.workerFD = s.spec.fd
@@ -174,7 +173,7 @@ func planFDs(socks []*boundSocket) (fdPlan, error) {
 			p.names[s.workerFD-3] = s.spec.name
 		}
 	}
-	return p, nil
+	return p
 }
 
 // portVar formats SERVER_STARTER_PORT: "KEY=FD" entries joined by ';', in

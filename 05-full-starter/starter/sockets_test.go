@@ -58,7 +58,6 @@ func TestParsePortSpec(t *testing.T) {
 		_, err := parsePortSpec(spec)
 		if assert.Error(t, err, spec) {
 			assert.Contains(t, err.Error(), want, spec)
-			assert.Contains(t, err.Error(), "invalid --port value", spec)
 		}
 	}
 }
@@ -81,45 +80,36 @@ func TestPlanFDsAndPortVar(t *testing.T) {
 	}
 	// The exact strings measured with Perl's start_server (server-starter.md).
 	socks := mk("127.0.0.1:18082", "18083", "/tmp/t.sock")
-	p, err := planFDs(socks)
-	require.NoError(t, err)
+	p := planFDs(socks)
 	assert.Equal(t, "127.0.0.1:18082=3;18083=4;/tmp/t.sock=5", portVar(socks))
 	assert.Equal(t, 3, p.listenFDs, "dense 3..5: socket activation too")
 	assert.Equal(t, []string{"127.0.0.1_18082", "18083", "/tmp/t.sock"}, p.names)
 	assert.Len(t, p.extra, 3)
 
 	socks = mk("[::1]:18084")
-	_, err = planFDs(socks)
-	require.NoError(t, err)
+	planFDs(socks)
 	assert.Equal(t, "[::1]:18084=3", portVar(socks))
 
 	// =FD wins; the others fill the lowest free fds from 3.
 	socks = mk("127.0.0.1:1=5", "127.0.0.1:2", "127.0.0.1:3=3")
-	p, err = planFDs(socks)
-	require.NoError(t, err)
+	p = planFDs(socks)
 	assert.Equal(t, "127.0.0.1:1=5;127.0.0.1:2=4;127.0.0.1:3=3", portVar(socks))
 	assert.Equal(t, 3, p.listenFDs, "3,4,5 is dense")
 	assert.Equal(t, []string{"127.0.0.1_3", "127.0.0.1_2", "127.0.0.1_1"}, p.names, "names in fd order")
 
 	socks = mk("127.0.0.1:1=9")
-	p, err = planFDs(socks)
-	require.NoError(t, err)
+	p = planFDs(socks)
 	assert.Equal(t, 0, p.listenFDs, "a gap: no LISTEN_FDS")
 	assert.Len(t, p.extra, 7)
 	assert.Nil(t, p.extra[0])
 	assert.NotNil(t, p.extra[6])
 
 	socks = mk("127.0.0.1:1=0")
-	p, err = planFDs(socks)
-	require.NoError(t, err)
+	p = planFDs(socks)
 	assert.NotNil(t, p.stdio[0])
 	assert.Equal(t, 0, p.listenFDs)
 
-	_, err = planFDs(mk("127.0.0.1:1=4", "127.0.0.1:2=4"))
-	assert.ErrorContains(t, err, "both ask for file descriptor 4")
-
-	p, err = planFDs(nil)
-	require.NoError(t, err)
+	p = planFDs(nil)
 	assert.Equal(t, "", portVar(nil), "no sockets: set and empty")
 	assert.Equal(t, 0, p.listenFDs)
 }
@@ -136,7 +126,7 @@ func TestBindInetPortInUse(t *testing.T) {
 	_, err = bindInet(spec2, 16)
 	require.Error(t, err)
 	assert.ErrorIs(t, err, syscall.EADDRINUSE)
-	assert.Contains(t, err.Error(), "--port 127.0.0.1:"+port)
+	assert.NotContains(t, err.Error(), "--", "the library names no flags")
 }
 
 func TestBindUnix(t *testing.T) {
@@ -150,7 +140,7 @@ func TestBindUnix(t *testing.T) {
 	spec, _ := parsePathSpec(file)
 	_, err := bindUnix(spec, 16, 0, warnf)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "exists and is not a socket")
+	assert.Contains(t, err.Error(), "exists and is a regular file, not a socket")
 	b, err := os.ReadFile(file)
 	require.NoError(t, err, "the file must still be there")
 	assert.Equal(t, "precious", string(b))
@@ -158,7 +148,7 @@ func TestBindUnix(t *testing.T) {
 	// A directory too.
 	spec, _ = parsePathSpec(dir)
 	_, err = bindUnix(spec, 16, 0, warnf)
-	assert.ErrorContains(t, err, "not a socket")
+	assert.ErrorContains(t, err, "exists and is a directory, not a socket")
 
 	// A fresh socket: mode 0600.
 	path := filepath.Join(dir, "s.sock")
