@@ -1,12 +1,13 @@
-//go:build !linux
+//go:build !unix
 
 package listener
 
 import "errors"
 
-// fromFD is implemented for Linux only, the platform of this workshop.
+// fromFD needs getsockopt(2); outside Unix (Windows, Plan 9, WebAssembly)
+// there are no inherited sockets to find.
 func fromFD(sp Spec) (Socket, error) {
-	return Socket{}, errors.New("inherited sockets are supported on linux only")
+	return Socket{}, errors.New("inherited sockets are supported on Unix systems only")
 }
 
 func closeOnExec(fd int) {}
