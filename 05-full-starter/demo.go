@@ -10,11 +10,13 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
+	"hotdeploy/05-full-starter/listener"
 	"hotdeploy/05-full-starter/starter"
 )
 
@@ -136,11 +138,15 @@ func demoWorker(args []string) int {
 	gen := os.Getenv("SERVER_STARTER_GENERATION")
 	bin := filepath.Join(buildDir, "example-gen"+gen)
 
-	fds := inheritedFDs()
-	for _, fd := range fds {
-		syscall.CloseOnExec(fd)
+	fds, err := inheritedFDs()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "demo worker: %v\n", err)
+		return exitError
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	for _, fd := range fds {
+		unix.CloseOnExec(fd)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), unix.SIGTERM, unix.SIGINT)
 	fmt.Fprintf(os.Stderr, "demo worker pid=%d generation %s: go build %s\n", os.Getpid(), gen, demoPackage)
 	began := time.Now()
 	build := exec.CommandContext(ctx, "go", "build", "-o", bin, demoPackage)
@@ -149,8 +155,8 @@ func demoWorker(args []string) int {
 	// Its own process group, so that cancelling kills the compiler and
 	// linker too, not only the go command.
 	build.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	build.Cancel = func() error { return syscall.Kill(-build.Process.Pid, syscall.SIGKILL) }
-	err := build.Run()
+	build.Cancel = func() error { return unix.Kill(-build.Process.Pid, unix.SIGKILL) }
+	err = build.Run()
 	stop()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "demo worker pid=%d: build failed: %v\n", os.Getpid(), err)
@@ -163,41 +169,31 @@ func demoWorker(args []string) int {
 			return exitError
 		}
 	}
-	err = syscall.Exec(bin, []string{bin}, os.Environ())
+	err = unix.Exec(bin, []string{bin}, os.Environ())
 	fmt.Fprintf(os.Stderr, "demo worker: exec %s: %v\n", bin, err)
 	return exitError
 }
 
 // inheritedFDs lists the socket descriptors this process got from the
-// supervisor, from SERVER_STARTER_PORT ("KEY=FD;...") and LISTEN_FDS.
-func inheritedFDs() []int {
-	seen := map[int]bool{}
+// supervisor: the ones SERVER_STARTER_PORT names (the supervisor is our
+// start_server, which names every socket it passes there, LISTEN_FDS ones
+// included).
+func inheritedFDs() ([]int, error) {
+	specs, err := listener.ParseServerStarterPort(os.Getenv("SERVER_STARTER_PORT"))
+	if err != nil {
+		return nil, err
+	}
 	var fds []int
-	add := func(fd int) {
-		if fd > 2 && !seen[fd] {
-			seen[fd] = true
-			fds = append(fds, fd)
-		}
+	for _, sp := range specs {
+		fds = append(fds, sp.FD)
 	}
-	for _, kv := range strings.Split(os.Getenv("SERVER_STARTER_PORT"), ";") {
-		if i := strings.LastIndexByte(kv, '='); i >= 0 {
-			if fd, err := strconv.Atoi(kv[i+1:]); err == nil {
-				add(fd)
-			}
-		}
-	}
-	if n, err := strconv.Atoi(os.Getenv("LISTEN_FDS")); err == nil {
-		for fd := 3; fd < 3+n; fd++ {
-			add(fd)
-		}
-	}
-	return fds
+	return fds, nil
 }
 
 // clearCloseOnExec lets fd survive exec.
 func clearCloseOnExec(fd int) error {
-	if _, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_SETFD, 0); errno != 0 {
-		return fmt.Errorf("fcntl F_SETFD: %w", errno)
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
+		return fmt.Errorf("fcntl F_SETFD: %w", err)
 	}
 	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -32,11 +31,11 @@ const logCmdExitTimeout = 5 * time.Second
 // It returns once the move is done; the caller must call close when the
 // supervisor has returned.
 func openLog(spec string) (*logSink, error) {
-	termFD, err := syscall.Dup(2)
+	termFD, err := unix.Dup(2)
 	if err != nil {
 		return nil, fmt.Errorf("--log-file: duplicate stderr: %w", err)
 	}
-	syscall.CloseOnExec(termFD)
+	unix.CloseOnExec(termFD)
 	l := &logSink{terminal: os.NewFile(uintptr(termFD), "terminal")}
 
 	var target *os.File

@@ -19,7 +19,6 @@ import (
 	"flag"
 	"fmt"
 	"log"
-	"net"
 	"net/http"
 	"os"
 	"time"
@@ -60,15 +59,9 @@ func run() int {
 		log.Printf("%v", err)
 		return 1
 	}
-	var lns []net.Listener
-	for _, s := range socks {
-		if s.Listener == nil {
-			log.Printf("ignoring datagram socket %q: this worker serves HTTP only", s.Name)
-			s.Close()
-			continue
-		}
-		lns = append(lns, s.Listener)
-	}
+	lns := listener.StreamListeners(socks, func(s listener.Socket) {
+		log.Printf("ignoring datagram socket %q: this worker serves HTTP only", s.Name)
+	})
 	if len(lns) == 0 {
 		log.Printf("no stream socket to serve (the starter passed none)")
 		return 1

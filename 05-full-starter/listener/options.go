@@ -66,7 +66,7 @@ func WithContext(ctx context.Context) Option {
 }
 
 // WithDrainTimeout bounds the whole drain, from the stop signal to the
-// last connection closed (30 s by default). Connections still open then are
+// last connection closed (DefaultDrainTimeout, 20 s, by default). Connections still open then are
 // closed and Serve returns an error.
 func WithDrainTimeout(d time.Duration) Option {
 	return func(c *serveConfig) {

@@ -73,15 +73,26 @@ func Listeners(fallbackAddrs ...string) ([]net.Listener, error) {
 	if err != nil {
 		return nil, err
 	}
+	return StreamListeners(socks, nil), nil
+}
+
+// StreamListeners returns the listeners of socks, in order, and closes the
+// datagram sockets among them, after passing each to dropped (if not nil),
+// for a program that wants to say what it ignored. Ownership of the
+// listeners stays with the caller.
+func StreamListeners(socks []Socket, dropped func(Socket)) []net.Listener {
 	var lns []net.Listener
 	for _, s := range socks {
 		if s.Listener == nil {
+			if dropped != nil {
+				dropped(s)
+			}
 			s.Close()
 			continue
 		}
 		lns = append(lns, s.Listener)
 	}
-	return lns, nil
+	return lns
 }
 
 // sockets is Sockets with the environment passed in.
@@ -96,7 +107,7 @@ func sockets(env osEnv, fallbackAddrs []string) ([]Socket, error) {
 
 	sdSpecs, sdErr := parseListenFDs(fds, pid, names, env.getpid())
 	if underStarter {
-		specs, err := parseServerStarterPort(ssPort)
+		specs, err := ParseServerStarterPort(ssPort)
 		if err != nil {
 			return nil, fmt.Errorf("listener: %w", err)
 		}

@@ -9,9 +9,11 @@ import (
 // Spec is one inherited socket as an environment variable describes it: its
 // name and the file descriptor it was passed on.
 type Spec struct {
-	// Name is the SERVER_STARTER_PORT key exactly as the starter was given it
-	// ("127.0.0.1:8080", "8080", "[::1]:8080", "u9000", "/tmp/app.sock"), or
-	// the LISTEN_FDNAMES entry ("unknown" when systemd gave none).
+	// Name is the SERVER_STARTER_PORT key: the --port spec as the starter
+	// normalizes it ("127.0.0.1:8080", "8080", "[::1]:8080"; a UDP port
+	// "u9000" has the key "9000", without the "u") or the --path
+	// ("/tmp/app.sock"); or the LISTEN_FDNAMES entry ("unknown" when
+	// systemd gave none).
 	Name string
 	// FD is the descriptor number in this process. Server::Starter may use
 	// any number; systemd uses 3, 4, ...
@@ -22,12 +24,13 @@ type Spec struct {
 // process has this many open files; anything above is a malformed variable.
 const maxFD = 1 << 20
 
-// parseServerStarterPort parses SERVER_STARTER_PORT: entries separated by
+// ParseServerStarterPort parses SERVER_STARTER_PORT: entries separated by
 // ";", each "KEY=FD". The key is everything before the last "=" (a unix
 // socket path may itself contain "="), the FD a decimal number. Empty entries
 // are skipped, as Perl's Server::Starter does. An empty string yields no
 // specs. A descriptor listed twice is an error: two keys cannot own one fd.
-func parseServerStarterPort(s string) ([]Spec, error) {
+// It only parses: the descriptors are not touched (Sockets takes them).
+func ParseServerStarterPort(s string) ([]Spec, error) {
 	var specs []Spec
 	seen := map[int]string{}
 	for _, entry := range strings.Split(s, ";") {

@@ -25,7 +25,7 @@ func TestParseServerStarterPort(t *testing.T) {
 		{"8080=0", []Spec{{"8080", 0}}},
 	}
 	for _, tc := range ok {
-		got, err := parseServerStarterPort(tc.in)
+		got, err := ParseServerStarterPort(tc.in)
 		require.NoError(t, err, tc.in)
 		assert.Equal(t, tc.want, got, tc.in)
 	}
@@ -42,7 +42,7 @@ func TestParseServerStarterPort(t *testing.T) {
 		{"8080=4;8081=4", `fd 4 already belongs to "8080"`},
 	}
 	for _, tc := range bad {
-		_, err := parseServerStarterPort(tc.in)
+		_, err := ParseServerStarterPort(tc.in)
 		require.Error(t, err, tc.in)
 		assert.Contains(t, err.Error(), tc.msg, tc.in)
 		assert.Contains(t, err.Error(), "SERVER_STARTER_PORT", tc.in)
@@ -60,7 +60,7 @@ func FuzzParseServerStarterPort(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		specs, err := parseServerStarterPort(s)
+		specs, err := ParseServerStarterPort(s)
 		if err != nil {
 			if err.Error() == "" {
 				t.Fatalf("empty error for %q", s)
@@ -76,7 +76,7 @@ func FuzzParseServerStarterPort(f *testing.F) {
 			seen[sp.FD] = true
 			parts = append(parts, sp.Name+"="+strconv.Itoa(sp.FD))
 		}
-		again, err := parseServerStarterPort(strings.Join(parts, ";"))
+		again, err := ParseServerStarterPort(strings.Join(parts, ";"))
 		if err != nil {
 			t.Fatalf("%q: formatted specs do not parse: %v", s, err)
 		}

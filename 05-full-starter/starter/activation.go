@@ -5,7 +5,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // The systemd socket-activation variables (sd_listen_fds(3)).
@@ -46,18 +47,18 @@ func adoptActivated(getenv func(string) string, pid int) ([]*boundSocket, error)
 	var out []*boundSocket
 	for i := range n {
 		fd := listenFDsStart + i
-		typ, err := syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_TYPE)
+		typ, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
 		if err != nil {
 			return nil, fmt.Errorf("socket activation: fd %d is not a socket: %w", fd, err)
 		}
-		syscall.CloseOnExec(fd)
+		unix.CloseOnExec(fd)
 		addr := sockAddrString(fd)
 		spec := socketSpec{key: activatedKey(fd, addr), network: "tcp", fd: -1}
-		if typ == syscall.SOCK_DGRAM {
+		if typ == unix.SOCK_DGRAM {
 			spec.network = "udp"
 		}
-		if sa, _ := syscall.Getsockname(fd); sa != nil {
-			if _, unix := sa.(*syscall.SockaddrUnix); unix {
+		if sa, _ := unix.Getsockname(fd); sa != nil {
+			if _, unix := sa.(*unix.SockaddrUnix); unix {
 				spec.network, spec.path = "unix", addr
 			}
 		}

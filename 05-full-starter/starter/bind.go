@@ -8,8 +8,9 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // defaultBacklog is the listen(2) backlog when --backlog is not given: the
@@ -20,7 +21,7 @@ func defaultBacklog() int {
 			return n
 		}
 	}
-	return syscall.SOMAXCONN
+	return unix.SOMAXCONN
 }
 
 // bindInet creates, binds and (for TCP) listens on the socket of a --port
@@ -36,21 +37,21 @@ func bindInet(spec socketSpec, backlog int) (*boundSocket, error) {
 	if err != nil {
 		return fail(err)
 	}
-	domain := syscall.AF_INET
-	var sa syscall.Sockaddr
+	domain := unix.AF_INET
+	var sa unix.Sockaddr
 	if ip4 := ip.To4(); ip4 != nil {
-		a := &syscall.SockaddrInet4{Port: spec.port}
+		a := &unix.SockaddrInet4{Port: spec.port}
 		copy(a.Addr[:], ip4)
 		sa = a
 	} else {
-		domain = syscall.AF_INET6
-		a := &syscall.SockaddrInet6{Port: spec.port}
+		domain = unix.AF_INET6
+		a := &unix.SockaddrInet6{Port: spec.port}
 		copy(a.Addr[:], ip.To16())
 		sa = a
 	}
-	typ := syscall.SOCK_STREAM
+	typ := unix.SOCK_STREAM
 	if spec.network == "udp" {
-		typ = syscall.SOCK_DGRAM
+		typ = unix.SOCK_DGRAM
 	}
 	fd, err := socketCloexec(domain, typ, 0)
 	if err != nil {
@@ -59,22 +60,22 @@ func bindInet(spec socketSpec, backlog int) (*boundSocket, error) {
 	ok := false
 	defer func() {
 		if !ok {
-			syscall.Close(fd)
+			unix.Close(fd)
 		}
 	}()
-	if err := syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1); err != nil {
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
 		return fail(fmt.Errorf("setsockopt SO_REUSEADDR: %w", err))
 	}
-	if domain == syscall.AF_INET6 {
-		if err := syscall.SetsockoptInt(fd, syscall.IPPROTO_IPV6, syscall.IPV6_V6ONLY, 1); err != nil {
+	if domain == unix.AF_INET6 {
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 1); err != nil {
 			return fail(fmt.Errorf("setsockopt IPV6_V6ONLY: %w", err))
 		}
 	}
-	if err := syscall.Bind(fd, sa); err != nil {
+	if err := unix.Bind(fd, sa); err != nil {
 		return fail(fmt.Errorf("bind: %w", err))
 	}
-	if typ == syscall.SOCK_STREAM {
-		if err := syscall.Listen(fd, backlog); err != nil {
+	if typ == unix.SOCK_STREAM {
+		if err := unix.Listen(fd, backlog); err != nil {
 			return fail(fmt.Errorf("listen: %w", err))
 		}
 	}
@@ -107,16 +108,16 @@ func resolveHost(host string) (net.IP, error) {
 // sockAddrString is the local address of socket fd as text: "1.2.3.4:80",
 // "[::1]:80", a unix path, or "?" if getsockname fails.
 func sockAddrString(fd int) string {
-	sa, err := syscall.Getsockname(fd)
+	sa, err := unix.Getsockname(fd)
 	if err != nil {
 		return "?"
 	}
 	switch a := sa.(type) {
-	case *syscall.SockaddrInet4:
+	case *unix.SockaddrInet4:
 		return net.JoinHostPort(net.IP(a.Addr[:]).String(), strconv.Itoa(a.Port))
-	case *syscall.SockaddrInet6:
+	case *unix.SockaddrInet6:
 		return net.JoinHostPort(net.IP(a.Addr[:]).String(), strconv.Itoa(a.Port))
-	case *syscall.SockaddrUnix:
+	case *unix.SockaddrUnix:
 		if a.Name == "" {
 			return "@"
 		}
@@ -172,15 +173,15 @@ func bindUnix(spec socketSpec, backlog int, mode os.FileMode, warnf func(string,
 			return fail(fmt.Errorf("remove stale socket: %w", err))
 		}
 	}
-	fd, err := socketCloexec(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	fd, err := socketCloexec(unix.AF_UNIX, unix.SOCK_STREAM, 0)
 	if err != nil {
 		return fail(fmt.Errorf("socket: %w", err))
 	}
-	old := syscall.Umask(0o077)
-	err = syscall.Bind(fd, &syscall.SockaddrUnix{Name: path})
-	syscall.Umask(old)
+	old := unix.Umask(0o077)
+	err = unix.Bind(fd, &unix.SockaddrUnix{Name: path})
+	unix.Umask(old)
 	if err != nil {
-		syscall.Close(fd)
+		unix.Close(fd)
 		return fail(fmt.Errorf("bind: %w", err))
 	}
 	info, err := os.Lstat(path)
@@ -188,10 +189,10 @@ func bindUnix(spec socketSpec, backlog int, mode os.FileMode, warnf func(string,
 		err = os.Chmod(path, mode)
 	}
 	if err == nil {
-		err = syscall.Listen(fd, backlog)
+		err = unix.Listen(fd, backlog)
 	}
 	if err != nil {
-		syscall.Close(fd)
+		unix.Close(fd)
 		os.Remove(path)
 		return fail(err)
 	}

@@ -4,8 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // clientPoll is how often Restart and Stop look at the files.
@@ -38,12 +39,12 @@ func openRunning(pidFile string) (int, *os.File, error) {
 // locked reports whether another process holds the lock on f. It never
 // blocks.
 func locked(f *os.File) bool {
-	err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB)
+	err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB)
 	if err == nil {
-		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		unix.Flock(int(f.Fd()), unix.LOCK_UN)
 		return false
 	}
-	return errors.Is(err, syscall.EWOULDBLOCK)
+	return errors.Is(err, unix.EWOULDBLOCK)
 }
 
 // Stop is start_server --stop: it sends SIGTERM to the start_server whose
@@ -57,7 +58,7 @@ func Stop(pidFile string, timeout time.Duration) error {
 		return err
 	}
 	defer f.Close()
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+	if err := unix.Kill(pid, unix.SIGTERM); err != nil {
 		return fmt.Errorf("send SIGTERM to start_server (pid %d): %w", pid, err)
 	}
 	deadline := time.Now().Add(timeout)
@@ -103,7 +104,7 @@ func Restart(pidFile, statusFile string, timeout time.Duration) error {
 	if g, _, ok := readFailedFile(statusFile); ok {
 		newest = max(newest, g) // an older failure is not this restart's
 	}
-	if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
+	if err := unix.Kill(pid, unix.SIGHUP); err != nil {
 		return fmt.Errorf("send SIGHUP to start_server (pid %d): %w", pid, err)
 	}
 	deadline := time.Now().Add(timeout)

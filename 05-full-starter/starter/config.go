@@ -4,6 +4,10 @@
 // client is refused during a deploy. It speaks Server::Starter's protocol
 // (SERVER_STARTER_PORT, SERVER_STARTER_GENERATION) and systemd's
 // (LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES, NOTIFY_SOCKET) to its workers.
+//
+// System calls go through golang.org/x/sys/unix; package syscall appears
+// only for the types the standard library takes (syscall.Signal,
+// syscall.WaitStatus, syscall.SysProcAttr, syscall.ForkLock).
 package starter
 
 import (

@@ -57,7 +57,7 @@ func TestReadEnvDir(t *testing.T) {
 
 func TestParseNotify(t *testing.T) {
 	m := parseNotify([]byte("READY=1\nSTATUS=serving 3 conns\nMAINPID=42\nBOGUS\nX=1"))
-	assert.Equal(t, notifyMsg{ready: true, status: "serving 3 conns", mainPID: 42}, m)
+	assert.Equal(t, notifyMsg{ready: true, status: "serving 3 conns"}, m)
 	m = parseNotify([]byte("STOPPING=1"))
 	assert.True(t, m.stopping)
 	assert.False(t, m.ready)

@@ -7,7 +7,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // pidFile is a held --pid-file: it contains "PID\n" and this process holds
@@ -63,10 +64,10 @@ func lockPIDPath(path string) (*os.File, error) {
 		if beforePIDLock != nil {
 			beforePIDLock()
 		}
-		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 			other, _ := readPID(path)
 			f.Close()
-			if errors.Is(err, syscall.EWOULDBLOCK) {
+			if errors.Is(err, unix.EWOULDBLOCK) {
 				return nil, fmt.Errorf("is locked: another start_server (pid %d) is running", other)
 			}
 			return nil, fmt.Errorf("flock: %w", err)

@@ -10,13 +10,12 @@ import (
 )
 
 // notifyMsg is one sd_notify(3) datagram: newline-separated KEY=VALUE
-// assignments. Only the keys the starter acts on are kept.
+// assignments. Only the keys the starter acts on are kept; others
+// (RELOADING=1, MAINPID=...) are ignored.
 type notifyMsg struct {
-	ready     bool   // READY=1: the worker serves; old workers may go
-	stopping  bool   // STOPPING=1
-	reloading bool   // RELOADING=1
-	status    string // STATUS=...: free text, logged
-	mainPID   int    // MAINPID=...: logged only
+	ready    bool   // READY=1: the worker serves; old workers may go
+	stopping bool   // STOPPING=1: logged
+	status   string // STATUS=...: free text, logged
 }
 
 // parseNotify parses a datagram. Unknown keys and malformed lines are
@@ -33,12 +32,8 @@ func parseNotify(b []byte) notifyMsg {
 			m.ready = v == "1"
 		case "STOPPING":
 			m.stopping = v == "1"
-		case "RELOADING":
-			m.reloading = v == "1"
 		case "STATUS":
 			m.status = v
-		case "MAINPID":
-			m.mainPID, _ = strconv.Atoi(v)
 		}
 	}
 	return m

@@ -2,7 +2,11 @@
 
 package starter
 
-import "syscall"
+import (
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
 
 // socketCloexec is socket(2) followed by setting close-on-exec, under
 // syscall.ForkLock so that no concurrent fork sees the fd without the flag
@@ -10,10 +14,10 @@ import "syscall"
 func socketCloexec(domain, typ, proto int) (int, error) {
 	syscall.ForkLock.RLock()
 	defer syscall.ForkLock.RUnlock()
-	fd, err := syscall.Socket(domain, typ, proto)
+	fd, err := unix.Socket(domain, typ, proto)
 	if err != nil {
 		return -1, err
 	}
-	syscall.CloseOnExec(fd)
+	unix.CloseOnExec(fd)
 	return fd, nil
 }

@@ -3,7 +3,8 @@ package starter
 import (
 	"os"
 	"strconv"
-	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // closeStrayFDsOnExec marks every fd above 2 close-on-exec. Go opens its own
@@ -23,7 +24,7 @@ func closeStrayFDsOnExec() {
 		}
 		for _, e := range entries {
 			if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
-				syscall.CloseOnExec(fd)
+				unix.CloseOnExec(fd)
 			}
 		}
 		return
