@@ -287,7 +287,7 @@ func (l *launcher) reapShim(sh *shimProc) {
 		if ws, ok := sh.cmd.ProcessState.Sys().(syscall.WaitStatus); ok {
 			status = waitStatusToExit(ws)
 		}
-		l.logf("exec shim %d (parked for the next worker) died, status:%v; starting another", sh.cmd.Process.Pid, status)
+		l.logf("exec shim %d (parked for the next worker) died, status:%s; starting another", sh.cmd.Process.Pid, status.detail())
 		l.scheduleSpare(delay)
 	}
 }
