@@ -18,4 +18,9 @@
 # Only Go and this repository are needed; see -h for the knobs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-exec go run ./internal/cmd/loadtest "$@"
+# Built, not "go run": go run adds its own "exit status N" line to an error
+# and turns every failure into exit status 1.
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+go build -o "$tmp/loadtest" ./internal/cmd/loadtest
+"$tmp/loadtest" "$@"

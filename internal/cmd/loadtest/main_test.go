@@ -187,7 +187,7 @@ func TestExternalServer(t *testing.T) {
 	exits, err := p.WaitMatches(workerExitedRE, 2, 10*time.Second)
 	require.NoError(t, err)
 	for _, e := range exits {
-		assert.Contains(t, out.String(), fmt.Sprintf("pid %s exited", e[1]))
+		assert.Contains(t, out.String(), fmt.Sprintf("pid %s is gone", e[1]))
 	}
 }
 

@@ -68,13 +68,17 @@ func (m *meter) add(e event) {
 	m.events = append(m.events, e)
 }
 
-// exited records that pid has exited, with how.
+// exited records that pid has exited, with how ("" if not known).
 func (m *meter) exited(pid int, status string) {
 	m.mu.Lock()
 	already := m.gone[pid]
 	m.gone[pid] = true
 	m.mu.Unlock()
-	if !already {
+	switch {
+	case already:
+	case status == "":
+		m.event(evExit, 0, "pid %d is gone (kill -0: no such process)", pid)
+	default:
 		m.event(evExit, 0, "pid %d exited (%s)", pid, strings.TrimSpace(status))
 	}
 }
@@ -146,7 +150,7 @@ func (m *meter) oldGone(k kind, r load.Report, g, skip int, poll bool) (bool, st
 		}
 		if poll {
 			if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
-				m.exited(pid, "gone")
+				m.exited(pid, "")
 				continue
 			}
 		}
