@@ -43,9 +43,10 @@ type meter struct {
 	out   io.Writer
 	start time.Time // the load's start; events count from here
 
-	mu     sync.Mutex
-	events []event
-	gone   map[int]bool // PIDs of old workers or processes known to have exited
+	mu        sync.Mutex
+	events    []event
+	gone      map[int]bool  // PIDs of old workers or processes known to have exited
+	signalled time.Duration // when the last restart signal was sent
 
 	images atomic.Int64 // 02: "listening on" lines seen, i.e. process images
 
@@ -66,6 +67,17 @@ func (m *meter) add(e event) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.events = append(m.events, e)
+	if e.kind == evSignal {
+		m.signalled = e.at
+	}
+}
+
+// lastSignal is when the last restart signal was sent: a restart's time
+// counts from there.
+func (m *meter) lastSignal() time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.signalled
 }
 
 // exited records that pid has exited, with how ("" if not known).
@@ -187,7 +199,7 @@ func drive(ctx context.Context, run *load.Run, m *meter, o options, restart func
 		if err := restart(); err != nil {
 			return fmt.Errorf("restart %d: %w", i, err)
 		}
-		prev, asked := cur, m.since()
+		prev := cur
 		err := waitUntil(ctx, run, o.timeout, func(r load.Report) bool {
 			g := newest(r)
 			if g <= prev {
@@ -206,7 +218,7 @@ func drive(ctx context.Context, run *load.Run, m *meter, o options, restart func
 		if err != nil {
 			return fmt.Errorf("restart %d: %w: %s", i, err, why)
 		}
-		m.event(evDone, 0, "restart %d done in %.3fs: generation %d served %d, the old ones are gone", i, (m.since() - asked).Seconds(), cur, o.perGen)
+		m.event(evDone, 0, "restart %d done in %.3fs: generation %d served %d, the old ones are gone", i, (m.since() - m.lastSignal()).Seconds(), cur, o.perGen)
 		if err := hold(ctx, run, o.hold); err != nil {
 			return err
 		}
