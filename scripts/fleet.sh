@@ -27,6 +27,10 @@ if ! ip netns list >/dev/null 2>&1; then
   echo "fleet.sh: \"ip netns\" does not work here (install iproute2; network namespaces must be available)" >&2
   exit 1
 fi
+if ! command -v go >/dev/null 2>&1; then
+  echo "fleet.sh: go is not in PATH (sudo resets PATH: try sudo env \"PATH=\$PATH\" $0 $*)" >&2
+  exit 1
+fi
 if ! command -v haproxy >/dev/null 2>&1; then
   echo "fleet.sh: needs haproxy (apt-get install haproxy)" >&2
   exit 1
