@@ -55,6 +55,7 @@ type options struct {
 	stepTimeout time.Duration
 	work        string
 	jsonOut     string
+	bin         string // prebuilt binaries (tests): DIR/start_server, DIR/v1/example, ...
 }
 
 type fleet struct {
@@ -81,6 +82,7 @@ func main() {
 	flag.DurationVar(&o.timeout, "timeout", 3*time.Minute, "bound of the whole run")
 	flag.StringVar(&o.work, "work", "", "directory for the run's files (default: a new temporary one, removed at the end)")
 	flag.StringVar(&o.jsonOut, "json", "", "also write the results as JSON to this file")
+	flag.StringVar(&o.bin, "bin", "", "use the binaries in this directory (start_server, v1/example, v2/example, v3/example) instead of building them")
 	flag.Usage = func() {
 		fmt.Fprintf(os.Stderr, "usage: fleet [flags] [a|b|fail|rollback ...]   (default: a b fail rollback)\n       fleet [flags] up\n       fleet cleanup -work DIR\n")
 		flag.PrintDefaults()
@@ -193,7 +195,17 @@ func run(sigCtx context.Context, o options, subnet netip.Prefix, steps []string)
 // stops at the first step that goes wrong; an expected stop (step fail) is
 // not an error.
 func (f *fleet) runSteps(ctx context.Context, work string, subnet netip.Prefix, steps []string) ([]*stepResult, error) {
-	if err := f.build(ctx, filepath.Join(work, "bin")); err != nil {
+	if f.opt.bin != "" {
+		f.artifacts["start_server"] = filepath.Join(f.opt.bin, "start_server")
+		for _, v := range []string{"v1", "v2", "v3"} {
+			f.artifacts[v] = filepath.Join(f.opt.bin, v, "example")
+		}
+		for _, a := range f.artifacts {
+			if _, err := os.Stat(a); err != nil {
+				return nil, fmt.Errorf("-bin: %w", err)
+			}
+		}
+	} else if err := f.build(ctx, filepath.Join(work, "bin")); err != nil {
 		return nil, err
 	}
 	f.net = &network{prefix: fmt.Sprintf("hdf%d", os.Getpid()%100000), subnet: subnet, bridge: fmt.Sprintf("hdf%dbr", os.Getpid()%100000)}
