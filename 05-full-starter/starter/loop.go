@@ -342,6 +342,9 @@ func (s *supervisor) promote(now time.Time) {
 		s.logf("new worker %d is now running", w.proc.Pid())
 	}
 	s.up(fmt.Sprintf("READY=1\nSTATUS=generation %d (pid %d) running", w.gen, w.proc.Pid()))
+	if s.os.prepare != nil {
+		s.os.prepare() // the next start's exec shim
+	}
 	if s.set.autoRestart {
 		s.autoRestartAt = now.Add(s.set.autoRestartInterval)
 	}

@@ -570,3 +570,26 @@ func TestLoopRun(t *testing.T) {
 	}
 	assert.Contains(t, strings.Join(log, "\n"), "received TERM, sending TERM to all workers:1002,1003")
 }
+
+// prepare (the launcher parks the next exec shim) is called once a worker
+// runs, never while one starts; stopping is called at shutdown.
+func TestLoopPrepareAndStopping(t *testing.T) {
+	h := newLoop(t, nil)
+	var prepared, stopped int
+	h.s.os.prepare = func() { prepared++ }
+	h.s.os.stopping = func() { stopped++ }
+	h.s.begin(h.now)
+	h.advance(999 * time.Millisecond)
+	assert.Equal(t, 0, prepared, "not while generation 1 starts")
+	h.advance(time.Millisecond)
+	assert.Equal(t, 1, prepared, "generation 1 runs")
+	h.s.onSignal(syscall.SIGHUP, h.now)
+	h.advance(10 * time.Millisecond)
+	assert.Equal(t, 1, prepared, "not while generation 2 starts")
+	h.ready(2)
+	assert.Equal(t, 2, prepared, "generation 2 runs")
+	assert.Equal(t, 0, stopped)
+	h.s.onSignal(syscall.SIGTERM, h.now)
+	assert.Equal(t, 1, stopped)
+	assert.Equal(t, 2, prepared)
+}

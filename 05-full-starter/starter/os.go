@@ -63,6 +63,12 @@ type osSeam struct {
 	// notifyUp sends an sd_notify message to the starter's own supervisor
 	// (upstream.send); nil sends nothing.
 	notifyUp func(msg string)
+	// prepare says that a new worker has been judged running: the next
+	// start is what the starter waits for now, and what makes it quick can
+	// be made ready (the launcher parks an exec shim). It is not called
+	// while a worker starts, so that this work does not slow that start.
+	// nil does nothing. It does not block.
+	prepare func()
 	// stopping says that no worker will be started any more (the starter
 	// shuts down), so that what was kept ready for a start can go; nil
 	// does nothing. It may block briefly.

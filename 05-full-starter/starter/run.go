@@ -158,7 +158,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	l.exitC, l.notifyC, l.doneC = exitC, notifyC, doneC
 
 	up := newUpstream(os.Getenv(envNotifySocket))
-	s := &supervisor{set: set, logf: logf, os: osSeam{start: l.start, now: time.Now, notifyUp: up.send, stopping: l.close}}
+	s := &supervisor{set: set, logf: logf, os: osSeam{start: l.start, now: time.Now, notifyUp: up.send, prepare: l.prepare, stopping: l.close}}
 	s.run(ctx, sigC, exitC, notifyC)
 	return nil
 }

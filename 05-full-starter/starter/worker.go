@@ -16,9 +16,11 @@ import (
 // exec shim (see RunShimIfRequested), and the launcher keeps one shim parked
 // for the next start, so that a restart does not wait for a Go runtime to
 // start: it hands the parked shim the worker's argv and environment, and the
-// shim execs at once. A new one is parked spareDelay after each hand-over;
-// one that dies while parked is reaped and replaced (at most one replacement
-// a second). close ends the parked one.
+// shim execs at once. The next one is started when the supervisor calls
+// prepare (a new worker was judged running), so that its start never takes
+// CPU from a worker that is starting; one that dies while parked is reaped
+// and replaced (at most one replacement a second). close ends the parked
+// one.
 type launcher struct {
 	command []string
 	dir     string
@@ -41,12 +43,6 @@ type launcher struct {
 	lastSpawn  time.Time
 	closed     bool // no more shims: Run is stopping
 }
-
-// spareDelay is how long after a hand-over the next shim is started: long
-// enough that its start (a Go runtime) does not take CPU from the new
-// worker's own start, short enough that it is parked long before a
-// deliberate restart. A restart that comes sooner starts a shim then.
-const spareDelay = 20 * time.Millisecond
 
 // respawnEvery bounds how often a parked shim that died is replaced.
 const respawnEvery = time.Second
@@ -159,8 +155,8 @@ func (l *launcher) sendExit(cmd *exec.Cmd, err error) {
 }
 
 // startViaShim hands env and the command to the parked shim, or to a shim
-// started now if none is parked (the first worker) or the parked one turns
-// out to be dead; then it has the next one parked. It blocks while it
+// started now if none is parked (the first worker, a restart before the
+// previous worker ran) or the parked one turns out to be dead. It blocks while it
 // writes the hand-over (at most a pipe buffer's worth, which the shim reads
 // at once) and, without a parked shim, while a new one is forked.
 func (l *launcher) startViaShim(env []string, closeNotify func()) (process, error) {
@@ -177,7 +173,6 @@ func (l *launcher) startViaShim(env []string, closeNotify func()) (process, erro
 		}
 		err := l.handOver(sh, msg, closeNotify)
 		if err == nil {
-			l.scheduleSpare(spareDelay)
 			return realProcess{sh.cmd}, nil
 		}
 		if cold {
@@ -239,13 +234,15 @@ func (l *launcher) spawnShim(st shimState) (*shimProc, error) {
 	// The pipe goes right after the sockets; the shim closes it before exec.
 	cmd.ExtraFiles = append(append([]*os.File(nil), l.plan.extra...), r)
 	pipeFD := 3 + len(l.plan.extra)
-	cmd.Env = make([]string, 0, len(l.baseEnv)+1)
+	// The shim's own environment; the worker's comes with the hand-over.
+	// One P: fewer runtime threads to start, and for exec to end.
+	cmd.Env = make([]string, 0, len(l.baseEnv)+2)
 	for _, kv := range l.baseEnv {
-		if k, _, _ := strings.Cut(kv, "="); !isOwnVar(k) {
+		if k, _, _ := strings.Cut(kv, "="); !isOwnVar(k) && k != "GOMAXPROCS" {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
-	cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", shimEnv, pipeFD))
+	cmd.Env = append(cmd.Env, "GOMAXPROCS=1", fmt.Sprintf("%s=%d", shimEnv, pipeFD))
 	if err := cmd.Start(); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("start the exec shim %s: %w", l.shim, err)
@@ -289,6 +286,15 @@ func (l *launcher) reapShim(sh *shimProc) {
 		}
 		l.logf("exec shim %d (parked for the next worker) died, status:%s; starting another", sh.cmd.Process.Pid, status.detail())
 		l.scheduleSpare(delay)
+	}
+}
+
+// prepare parks an exec shim for the next start, if workers start through
+// one and none is parked yet: it is osSeam.prepare, called once a new
+// worker runs. It does not block (the shim starts in a goroutine).
+func (l *launcher) prepare() {
+	if l.plan.listenFDs > 0 {
+		l.scheduleSpare(0)
 	}
 }
 
