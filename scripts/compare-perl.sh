@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# Compare Perl's start_server (Server::Starter 0.35) with ours, side by side:
-# same worker (05-full-starter/example), same load (internal/load), loopback,
-# OS-chosen ports. Prints a Markdown table; progress goes to stderr.
+# Compare Perl's start_server (Server::Starter 0.35) with ours, like with like:
+# the same Perl-protocol worker (05-full-starter/testdata/perlworker, silent)
+# under both, ours also with the socket on fd 4 (no LISTEN_FDS, no exec shim)
+# and with the example worker (READY=1), the bare workers as the floor; same
+# load (internal/load), loopback, OS-chosen ports. Prints a Markdown table
+# (see 05-full-starter/internal/comparebench for what each row measures);
+# progress goes to stderr.
 #
-#   scripts/compare-perl.sh                 # defaults: 50 clients, 3 restarts
-#   scripts/compare-perl.sh -restarts 5     # flags go to comparebench (-h)
+#   scripts/compare-perl.sh                 # defaults: 15 HUPs per latency row
+#   scripts/compare-perl.sh -hups 30        # flags go to comparebench (-h)
 #
 # Needs /usr/bin/start_server (Debian: apt-get install libserver-starter-perl).
-# Bounded: every wait has a deadline, the whole run takes about two minutes.
+# Bounded: every wait has a deadline; the whole run takes about five minutes.
 # Not part of go test: it measures, it does not assert.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,5 +24,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 go build -o "$tmp/start_server" ./05-full-starter
 go build -o "$tmp/example" ./05-full-starter/example
+go build -o "$tmp/perlworker" ./05-full-starter/testdata/perlworker
 go build -o "$tmp/comparebench" ./05-full-starter/internal/comparebench
-timeout 600 "$tmp/comparebench" -perl "$perl_starter" -ours "$tmp/start_server" -worker "$tmp/example" "$@"
+timeout 1200 "$tmp/comparebench" -perl "$perl_starter" -ours "$tmp/start_server" \
+	-perlworker "$tmp/perlworker" -example "$tmp/example" "$@"
