@@ -715,7 +715,11 @@ func fdPhase(cfg config, results map[*variant]*result) error {
 			return err
 		}
 		defer in.stop()
+		// Counted after a quiet second, so that what a restart closes
+		// asynchronously (the old worker's NOTIFY_SOCKET once it is reaped)
+		// is closed and the next exec shim is parked (its pipe is open).
 		count := func() int {
+			time.Sleep(time.Second)
 			e, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", in.p.PID()))
 			return len(e)
 		}
