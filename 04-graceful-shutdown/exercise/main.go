@@ -71,10 +71,14 @@ func main() {
 	d := newDrainer(srv)
 	err = srv.Serve(ln)
 	// Serve returns when the listener is closed. We closed it ourselves
-	// (waitSignal) instead of letting Shutdown do it: once Serve has
-	// returned, every connection it accepted is known to srv. Shutdown
-	// called while Serve may still be between Accept and tracking the new
-	// connection can miss it, and exit with that client unanswered.
+	// (waitSignal) instead of calling Shutdown: once Shutdown has begun, a
+	// connection that reads a request closes without answering it (net/http
+	// checks shuttingDown() right after reading each request), so every
+	// client whose connection was accepted but whose request had not been
+	// read yet would see EOF. Without Shutdown, the server answers them all
+	// while we drain. And once Serve has returned, ConnState has reported
+	// every connection it accepted (StateNew is set before Serve can
+	// return), so the drainer's set is complete.
 	if !errors.Is(err, net.ErrClosed) {
 		log.Fatalf("serve: %v", err)
 	}

@@ -34,11 +34,28 @@ func TestTemplatesAreTheAnswerWithTODOs(t *testing.T) {
 				}
 			}
 			assert.Positive(t, todos, "the template has no TODO(exercise)")
-			for _, n := range onlyInFirst(tmpl, ans) {
+			only := onlyInFirst(tmpl, ans)
+			for _, n := range only {
 				line := tmpl[n]
 				if !strings.HasPrefix(strings.TrimSpace(line), "//") && !strings.Contains(line, "TODO(exercise)") {
 					t.Errorf("%s/exercise/main.go:%d is not in the answer (%s/main.go) and is neither "+
 						"a comment nor a TODO(exercise) line: %q", stage, n+1, stage, line)
+				}
+			}
+			// Each run of template-only lines is the file's header or a
+			// TODO block; any other is a comment the answer has changed
+			// since (a stale copy).
+			for _, run := range runs(only) {
+				if run[0] == 0 {
+					continue
+				}
+				todo := false
+				for _, n := range run {
+					todo = todo || strings.Contains(tmpl[n], "TODO(exercise)")
+				}
+				if !todo {
+					t.Errorf("%s/exercise/main.go:%d-%d: comment not in the answer and not part of a TODO(exercise): "+
+						"copy it from %s/main.go", stage, run[0]+1, run[len(run)-1]+1, stage)
 				}
 			}
 			assert.NotEqual(t, ans, tmpl, "the template is the answer")
@@ -77,6 +94,23 @@ func onlyInFirst(a, b []string) []int {
 		}
 	}
 	return only
+}
+
+// runs splits sorted indexes into runs of consecutive ones.
+func runs(idx []int) [][]int {
+	var out [][]int
+	for i, n := range idx {
+		if i == 0 || n != idx[i-1]+1 {
+			out = append(out, nil)
+		}
+		out[len(out)-1] = append(out[len(out)-1], n)
+	}
+	return out
+}
+
+func TestRuns(t *testing.T) {
+	assert.Equal(t, [][]int{{0, 1}, {4}, {6, 7, 8}}, runs([]int{0, 1, 4, 6, 7, 8}))
+	assert.Empty(t, runs(nil))
 }
 
 func TestOnlyInFirst(t *testing.T) {
