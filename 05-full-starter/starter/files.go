@@ -32,16 +32,26 @@ var beforePIDLock func()
 // "PID\n". It never blocks: a pid file locked by a running start_server is
 // an error naming that server's pid. The file is not truncated before it is
 // locked, so a failed attempt leaves the running server's file intact.
+//
+// A pid file that cannot be written (a full disk, a file size limit) is an
+// error: --stop and --restart could not find the server. The file is then
+// removed — this process holds its lock, so it is nobody else's, and what
+// is in it is not a pid.
 func acquirePIDFile(path string) (*pidFile, error) {
 	f, err := lockPIDPath(path)
 	if err != nil {
 		return nil, err
 	}
-	if err := f.Truncate(0); err == nil {
+	err = f.Truncate(0)
+	if err == nil {
 		_, err = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	}
 	if err != nil {
-		f.Close()
+		(&pidFile{path: path, f: f}).release()
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the caller names the file
+		}
 		return nil, fmt.Errorf("write: %w", err)
 	}
 	return &pidFile{path: path, f: f}, nil
