@@ -2,10 +2,12 @@ package starter
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"syscall"
 	"testing"
 	"time"
 
@@ -45,4 +47,34 @@ func TestRealPIDFileWriteError(t *testing.T) {
 	assert.Equal(t, 1, p.WaitT(t))
 	assert.NotContains(t, p.Output(), "starting new worker")
 	assert.Equal(t, "<none>", fileContent(pidFile), "the empty pid file it created is removed")
+}
+
+// A second start_server with the same --status-file that fails (its port is
+// in use) leaves the running server's status file and failure marker alone.
+func TestRealFailedSecondInstanceKeepsStatusFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	statusFile, failFlag := filepath.Join(dir, "status"), filepath.Join(dir, "fail")
+	p := startStarter(t, Config{
+		Ports: []string{"127.0.0.1:0"}, Command: workerCmd("-notify", "-fail-if-exists", failFlag),
+		Interval: 5 * time.Second, StatusFile: statusFile,
+	})
+	addr := p.boundAddr()
+	pid1 := p.workerUp(1)
+	p.waitLine(`^new worker %d is now running$`, pid1)
+	// A failed start, so that the failure marker exists too.
+	require.NoError(t, os.WriteFile(failFlag, nil, 0o644))
+	p.SignalT(t, syscall.SIGHUP)
+	p.waitLine(`^new worker \d+ seems to have failed to start`)
+	require.FileExists(t, failedFile(statusFile))
+
+	second := startStarter(t, Config{Ports: []string{addr}, Command: workerCmd(), StatusFile: statusFile})
+	second.waitLine(`^start_server: --port %s: bind: address already in use$`, addr)
+	assert.Equal(t, 1, second.WaitT(t))
+	assert.Equal(t, fmt.Sprintf("1:%d\n", pid1), fileContent(statusFile), "the running server's status file")
+	assert.FileExists(t, failedFile(statusFile), "the running server's failure marker")
+
+	p.stop()
+	assert.Equal(t, "<none>", fileContent(statusFile), "removed by its owner")
+	assert.Equal(t, "<none>", fileContent(failedFile(statusFile)), "removed by its owner")
 }

@@ -85,6 +85,10 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	}
 	var socks []*boundSocket
 	var notify *notifyDir
+	// The status file and its failure marker are this process's only once
+	// its supervisor writes them; a setup that fails before must not
+	// remove those of a server already running with the same paths.
+	ownStatus := false
 	defer func() {
 		for _, s := range socks {
 			s.file.Close()
@@ -93,7 +97,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		if notify != nil {
 			notify.Close()
 		}
-		if cfg.StatusFile != "" {
+		if cfg.StatusFile != "" && ownStatus {
 			os.Remove(cfg.StatusFile)
 			os.Remove(failedFile(cfg.StatusFile))
 		}
@@ -159,6 +163,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 
 	up := newUpstream(os.Getenv(envNotifySocket))
 	s := &supervisor{set: set, logf: logf, os: osSeam{start: l.start, now: time.Now, notifyUp: up.send, prepare: l.prepare, stopping: l.close}}
+	ownStatus = true
 	s.run(ctx, sigC, exitC, notifyC)
 	return nil
 }
