@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -77,4 +78,42 @@ func TestRealFailedSecondInstanceKeepsStatusFile(t *testing.T) {
 	p.stop()
 	assert.Equal(t, "<none>", fileContent(statusFile), "removed by its owner")
 	assert.Equal(t, "<none>", fileContent(failedFile(statusFile)), "removed by its owner")
+}
+
+// The status file and the failure marker are written through a temp file
+// and renamed; a symlink planted at the old temp name (STATUS.<pid>) must
+// not be followed.
+func TestRealStatusFileWriteDoesNotFollowSymlinks(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	statusFile, failFlag := filepath.Join(dir, "status"), filepath.Join(dir, "fail")
+	p := startStarter(t, Config{
+		Ports: []string{"127.0.0.1:0"}, Command: workerCmd("-notify", "-fail-if-exists", failFlag),
+		Interval: 5 * time.Second, StatusFile: statusFile,
+	})
+	pid1 := p.workerUp(1)
+	p.waitLine(`^new worker %d is now running$`, pid1)
+	victim := filepath.Join(dir, "victim")
+	const precious = "precious\n"
+	require.NoError(t, os.WriteFile(victim, []byte(precious), 0o644))
+	for _, f := range []string{statusFile, failedFile(statusFile)} {
+		require.NoError(t, os.Symlink(victim, f+"."+strconv.Itoa(p.PID())))
+	}
+
+	require.NoError(t, os.WriteFile(failFlag, nil, 0o644))
+	p.SignalT(t, syscall.SIGHUP) // writes the failure marker
+	p.waitLine(`^new worker \d+ seems to have failed to start`)
+	require.NoError(t, os.Remove(failFlag))
+	p.SignalT(t, syscall.SIGHUP) // writes the status file
+	p.waitLine(`^new worker is now running, sending TERM to old workers:%d$`, pid1)
+	waitFor(t, "status file without generation 1", func() bool {
+		s, err := readStatusFile(statusFile)
+		return err == nil && len(s) == 1 && s[0].gen > 1
+	})
+
+	assert.Equal(t, precious, fileContent(victim), "the symlink's target is untouched")
+	fi, err := os.Lstat(statusFile)
+	require.NoError(t, err)
+	assert.True(t, fi.Mode().IsRegular(), "the status file is a regular file, not the planted symlink: %v", fi.Mode())
+	p.stop()
 }

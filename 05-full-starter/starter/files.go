@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -140,8 +141,8 @@ func readPID(path string) (int, error) {
 type statusEntry struct{ gen, pid int }
 
 // writeStatusFile replaces path with one "GEN:PID\n" line per entry, sorted
-// by generation, atomically: it writes path.PID (Perl's temp name) and
-// renames it over path, so a reader never sees a partial file.
+// by generation, atomically (see writeAtomic), so a reader never sees a
+// partial file.
 func writeStatusFile(path string, entries []statusEntry) error {
 	sort.Slice(entries, func(i, j int) bool { return entries[i].gen < entries[j].gen })
 	var b strings.Builder
@@ -151,15 +152,30 @@ func writeStatusFile(path string, entries []statusEntry) error {
 	return writeAtomic(path, b.String())
 }
 
-// writeAtomic writes data to path through a temp file and rename.
+// writeAtomic replaces path with data: it writes a new temp file in path's
+// directory and renames it over path. The temp file is created by
+// os.CreateTemp (O_CREAT|O_EXCL, a random name): a file or symlink someone
+// planted at a predictable name (Perl's PATH.PID) is never opened, so the
+// write cannot be redirected to another file. The result has mode 0644.
 func writeAtomic(path, data string) error {
-	tmp := path + "." + strconv.Itoa(os.Getpid())
-	if err := os.WriteFile(tmp, []byte(data), 0o644); err != nil {
-		return fmt.Errorf("status file: %w", err)
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	tmp := f.Name()
+	_, err = f.WriteString(data)
+	if err == nil {
+		err = f.Chmod(0o644)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("status file: %w", err)
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
 }

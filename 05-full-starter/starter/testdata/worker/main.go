@@ -35,6 +35,7 @@ func main() {
 	notify := flag.Bool("notify", false, "send READY=1 on NOTIFY_SOCKET once serving")
 	ignoreTerm := flag.Bool("ignore-term", false, "ignore SIGTERM")
 	termDelay := flag.Duration("term-delay", 0, "on the stop signal, wait this long before draining")
+	crashIf := flag.String("crash-if-exists", "", "if this file exists: serve, say READY=1 (with -notify), then exit 3 after 200ms")
 	flag.Parse()
 
 	if *dump {
@@ -94,6 +95,13 @@ func main() {
 	if *notify {
 		if err := sdNotify("READY=1\nSTATUS=serving"); err != nil {
 			fatal("notify: %v", err)
+		}
+	}
+	if *crashIf != "" {
+		if _, err := os.Stat(*crashIf); err == nil {
+			time.Sleep(200 * time.Millisecond)
+			fmt.Printf("worker pid=%d gen=%s crashing: %s exists\n", pid, gen, *crashIf)
+			os.Exit(3)
 		}
 	}
 	sig := <-sigC
