@@ -117,3 +117,16 @@ func TestRealStatusFileWriteDoesNotFollowSymlinks(t *testing.T) {
 	assert.True(t, fi.Mode().IsRegular(), "the status file is a regular file, not the planted symlink: %v", fi.Mode())
 	p.stop()
 }
+
+// --port …=FD with FD at or above the fd limit: no worker could ever get
+// it (dup2 fails), so the start is refused with one line, nothing bound.
+func TestRealPortFDAboveLimit(t *testing.T) {
+	t.Parallel()
+	p := startStarterShell(t, "ulimit -n 256", Config{
+		Ports: []string{"127.0.0.1:0=300"}, Command: workerCmd(), Interval: 100 * time.Millisecond,
+	})
+	p.waitLine(`^start_server: port 127\.0\.0\.1:0=300: file descriptor 300 is not below the limit of open files \(256\)$`)
+	assert.Equal(t, 1, p.WaitT(t))
+	assert.NotContains(t, p.Output(), "listening on")
+	assert.NotContains(t, p.Output(), "starting new worker")
+}

@@ -89,6 +89,9 @@ func validate(cfg Config) (settings, []socketSpec, error) {
 		if err != nil {
 			return set, nil, &FieldError{Field: "Ports", Value: p, Err: err}
 		}
+		if err := checkFDLimit(p, s.fd); err != nil {
+			return set, nil, err
+		}
 		if s.fd >= 0 {
 			if other, dup := fds[s.fd]; dup {
 				return set, nil, fieldErr("Ports", p, "file descriptor %d is already asked for by %s", s.fd, other)
@@ -263,4 +266,22 @@ func pathErr(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// checkFDLimit refuses a "=FD" at or above the limit of open files
+// (RLIMIT_NOFILE, as this process has it; the Go runtime raised its soft
+// limit to the hard one, and that is the limit in force when a worker's fds
+// are set up between fork and exec): no worker could ever get the socket
+// there (dup2 fails with EBADF), so every start would fail. Perl's
+// start_server refuses it too ("dup2(2) failed(...)"). fd < 0 means no
+// "=FD". A limit that cannot be read is not checked.
+func checkFDLimit(spec string, fd int) error {
+	var lim unix.Rlimit
+	if fd < 0 || unix.Getrlimit(unix.RLIMIT_NOFILE, &lim) != nil {
+		return nil
+	}
+	if uint64(fd) >= uint64(lim.Cur) {
+		return fieldErr("Ports", spec, "file descriptor %d is not below the limit of open files (%d)", fd, lim.Cur)
+	}
+	return nil
 }
