@@ -84,6 +84,8 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		// Errors that end the supervisor go to the log and to the
 		// terminal start_server was started from.
 		stderr = io.MultiWriter(lg.terminal, os.Stderr)
+		// If the log command exits, the terminal hears it once.
+		cfg.LogLost = lg.terminal
 	}
 	if err := starter.Run(context.Background(), cfg); err != nil {
 		return fail(stderr, err)

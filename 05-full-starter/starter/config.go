@@ -76,4 +76,10 @@ type Config struct {
 
 	// Log receives the starter's log lines (os.Stderr if nil).
 	Log io.Writer
+	// LogLost, if not nil, is told once, in one line, when a write to Log
+	// fails (its reader has exited): the starter keeps supervising without
+	// its log. The CLI points it at the terminal start_server was started
+	// from when --log-file is given. The line also goes upstream as
+	// STATUS= when the starter has a NOTIFY_SOCKET.
+	LogLost io.Writer
 }

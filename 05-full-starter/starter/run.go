@@ -60,16 +60,28 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	signal.Notify(sigC, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sigC)
 
-	var log io.Writer = os.Stderr
+	// A log reader that exits (--log-file="|cmd", or start_server's
+	// output piped into one) must not kill the starter with SIGPIPE at its
+	// next log line, leaving its workers orphaned: ignored, a write fails
+	// with EPIPE instead (logWriter says so once). Ignored, not caught:
+	// workers inherit SIGPIPE ignored, as under Perl's start_server (Go
+	// workers behave the same either way).
+	signal.Ignore(syscall.SIGPIPE)
+	up := newUpstream(os.Getenv(envNotifySocket))
+	var out io.Writer = os.Stderr
 	if cfg.Log != nil {
-		log = cfg.Log
+		out = cfg.Log
 	}
-	var logMu sync.Mutex // the launcher logs from its goroutines too
-	logf := func(format string, args ...any) {
-		logMu.Lock()
-		defer logMu.Unlock()
-		fmt.Fprintf(log, format+"\n", args...)
-	}
+	// logWriter serializes the lines: the launcher logs from its
+	// goroutines too.
+	log := &logWriter{w: out, lost: func(err error) {
+		line := fmt.Sprintf("start_server (pid:%d): log output lost (%v); still supervising", os.Getpid(), err)
+		if cfg.LogLost != nil {
+			fmt.Fprintln(cfg.LogLost, line)
+		}
+		up.send("STATUS=" + line)
+	}}
+	logf := func(format string, args ...any) { fmt.Fprintf(log, format+"\n", args...) }
 
 	set, specs, err := validate(cfg)
 	if err != nil {
@@ -161,9 +173,31 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	defer close(doneC)
 	l.exitC, l.notifyC, l.doneC = exitC, notifyC, doneC
 
-	up := newUpstream(os.Getenv(envNotifySocket))
 	s := &supervisor{set: set, logf: logf, os: osSeam{start: l.start, now: time.Now, notifyUp: up.send, prepare: l.prepare, stopping: l.close}}
 	ownStatus = true
 	s.run(ctx, sigC, exitC, notifyC)
 	return nil
+}
+
+// logWriter is the starter's log. The first write that fails (the reader
+// of a pipe has exited: EPIPE) is reported once through lost; the starter
+// goes on supervising, and later lines are written again (and fail again,
+// silently, if the output stays gone). It is safe for concurrent use.
+type logWriter struct {
+	w    io.Writer
+	lost func(error)
+
+	mu     sync.Mutex
+	failed bool
+}
+
+func (l *logWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n, err := l.w.Write(b)
+	if err != nil && !l.failed {
+		l.failed = true
+		l.lost(err)
+	}
+	return n, err
 }
