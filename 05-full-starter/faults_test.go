@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -101,4 +103,30 @@ func sigpipeIgnored(t *testing.T, pid int) bool {
 	mask, err := strconv.ParseUint(m[1], 16, 64)
 	require.NoError(t, err)
 	return mask&(1<<(uint(syscall.SIGPIPE)-1)) != 0
+}
+
+// --restart waits for the server the way the server runs (here: an old
+// worker that takes 33 s to stop, under --kill-timeout=90), not for a bound
+// computed from --restart's own options (--kill-timeout=0.5 gave up after
+// 30.6 s). Slow (about 35 s), so it runs in parallel with the rest.
+func TestRestartWaitsForTheServer(t *testing.T) {
+	t.Parallel()
+	const worker = `trap 'if [ "$SERVER_STARTER_GENERATION" = 1 ]; then sleep 33; fi; exit 0' TERM; while :; do sleep 0.2; done`
+	r := startStarter(t, nil, "--interval=0.1", "--kill-timeout=90", "--", "sh", "-c", worker)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	cmd := exec.CommandContext(ctx, starterBin, "--restart", "--pid-file", r.pidFile, "--status-file", r.statusFile,
+		"--kill-timeout=0.5", "--interval=0.1")
+	cmd.Stdout, cmd.Stderr = &out, &out
+	begin := time.Now()
+	err := cmd.Run()
+	took := time.Since(begin)
+	require.NoError(t, err, "--restart after %v: %s", took, out.String())
+	t.Logf("--restart returned 0 after %v", took)
+	assert.GreaterOrEqual(t, took, 33*time.Second, "it waited for the old worker")
+	s := mustStatus(t, r.statusFile)
+	assert.Equal(t, []int{2}, gens(s))
+	_, err = r.p.Stop(proc.ExitTimeout)
+	require.NoError(t, err)
 }

@@ -56,7 +56,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		fmt.Fprintln(stdout, versionText)
 		return exitOK
 	case o.restart:
-		return fail(stderr, restartServer(o, getenv))
+		return fail(stderr, restartServer(o))
 	case o.stop:
 		return fail(stderr, stopServer(o))
 	case o.daemonize:

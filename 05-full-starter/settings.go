@@ -77,9 +77,8 @@ func buildConfig(o *options, getenv func(string) string) (starter.Config, error)
 // waits — AutoRestart, AutoRestartInterval, KillOldDelay, Interval,
 // ReadyTimeout, KillTimeout, and EnvDir, whose files count too — from the
 // options, the environment variables and the envdir, with the precedence
-// described at buildConfig. buildConfig and --restart (restartTimeout) both
-// use it, so that the client's bound comes from the settings the server
-// runs with. It reads the envdir and does not block otherwise.
+// described at buildConfig. It reads the envdir and does not block
+// otherwise.
 func applyTimings(o *options, getenv func(string) string, cfg *starter.Config) error {
 	// Environment variables, unless the option was given.
 	env := map[string]string{}

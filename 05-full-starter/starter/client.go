@@ -50,8 +50,9 @@ func locked(f *os.File) bool {
 // Stop is start_server --stop: it sends SIGTERM to the start_server whose
 // --pid-file is pidFile and blocks until that server has shut down — it has
 // released the pid file's lock, which it does as the very last step, after
-// its workers exited and its files were removed — or timeout has passed.
-// With no running instance it returns an error at once.
+// its workers exited and its files were removed — or timeout has passed
+// (timeout <= 0: no limit; the server's own --kill-timeout bounds its
+// shutdown). With no running instance it returns an error at once.
 func Stop(pidFile string, timeout time.Duration) error {
 	pid, f, err := openRunning(pidFile)
 	if err != nil {
@@ -63,7 +64,7 @@ func Stop(pidFile string, timeout time.Duration) error {
 	}
 	deadline := time.Now().Add(timeout)
 	for locked(f) {
-		if time.Now().After(deadline) {
+		if timeout > 0 && time.Now().After(deadline) {
 			return fmt.Errorf("start_server (pid %d) is still running %v after SIGTERM", pid, timeout)
 		}
 		time.Sleep(clientPoll)
@@ -83,7 +84,10 @@ func Stop(pidFile string, timeout time.Duration) error {
 // (A retry the server had already started before the HUP and that fails
 // afterwards counts too: it ran the same code.) The server keeps the old generation serving and
 // keeps retrying with backoff; Restart does not wait for that. It also
-// returns an error if the server exits meanwhile or timeout passes.
+// returns an error if the server exits meanwhile or timeout passes
+// (timeout <= 0: no limit — wait on the evidence above; the server bounds
+// every step of a restart with its own settings, which the caller may not
+// know).
 func Restart(pidFile, statusFile string, timeout time.Duration) error {
 	pid, f, err := openRunning(pidFile)
 	if err != nil {
@@ -118,7 +122,7 @@ func Restart(pidFile, statusFile string, timeout time.Duration) error {
 		if !locked(f) {
 			return fmt.Errorf("start_server (pid %d) exited during the restart", pid)
 		}
-		if time.Now().After(deadline) {
+		if timeout > 0 && time.Now().After(deadline) {
 			now, _ := readStatusFile(statusFile)
 			return fmt.Errorf("restart not done after %v: status file still lists %v (waiting for only generations > %d)", timeout, now, newest)
 		}
