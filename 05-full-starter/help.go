@@ -39,6 +39,9 @@ Options (Server::Starter's):
 Options (beyond Server::Starter):
   --ready-timeout=SECONDS   require READY=1 on NOTIFY_SOCKET within this time
                             (0: READY=1 optional, --interval decides)
+  --probation=SECONDS       after a new worker's READY=1, keep the old generation
+                            (not signalled) until the new one has lived this long;
+                            if it dies meanwhile, the restart failed (1; 0: none)
   --kill-timeout=SECONDS    SIGKILL a signalled worker after this long (30; 0 or
                             negative: never); keep it longer than the workers'
                             drain deadline

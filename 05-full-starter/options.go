@@ -17,7 +17,7 @@ type options struct {
 	command      []string
 
 	interval, killOldDelay, autoRestartInterval *time.Duration
-	readyTimeout, killTimeout                   *time.Duration
+	readyTimeout, killTimeout, probation        *time.Duration
 	backlog                                     *int
 	pathMode                                    *os.FileMode
 	signalOnHUP, signalOnTERM                   string
@@ -77,6 +77,7 @@ var optionTable = []optSpec{
 	{"ready-timeout", secondsOpt, func(o *options, v string) error { return setSeconds(&o.readyTimeout, v, false) }},
 	{"kill-timeout", negSecondsOpt, func(o *options, v string) error { return setSeconds(&o.killTimeout, v, true) }},
 	{"path-mode", stringOpt, func(o *options, v string) error { return setMode(&o.pathMode, v) }},
+	{"probation", secondsOpt, func(o *options, v string) error { return setSeconds(&o.probation, v, false) }},
 }
 
 // usageError is a command line that cannot be run as given; start_server

@@ -194,7 +194,7 @@ func TestBuildConfigPrecedence(t *testing.T) {
 func TestBuildConfigFields(t *testing.T) {
 	o, err := parseArgs([]string{"--port=127.0.0.1:0", "--port", "u9000", "--path=/tmp/x.sock", "--interval=0",
 		"--signal-on-hup=usr1", "--signal-on-term", "SIGINT", "--backlog=16", "--dir=/tmp", "--pid-file=p", "--status-file=s",
-		"--ready-timeout=5", "--kill-timeout=0", "--", "w", "a"})
+		"--ready-timeout=5", "--kill-timeout=0", "--probation=0", "--", "w", "a"})
 	require.NoError(t, err)
 	cfg, err := buildConfig(o, func(string) string { return "" })
 	require.NoError(t, err)
@@ -210,6 +210,7 @@ func TestBuildConfigFields(t *testing.T) {
 	assert.Equal(t, "s", cfg.StatusFile)
 	assert.Equal(t, 5*time.Second, cfg.ReadyTimeout)
 	assert.Equal(t, time.Duration(-1), cfg.KillTimeout, "--kill-timeout=0 means never")
+	assert.Equal(t, time.Duration(-1), cfg.Probation, "--probation=0 means none, not the 1s default")
 }
 
 func TestBuildConfigErrors(t *testing.T) {

@@ -75,7 +75,7 @@ func buildConfig(o *options, getenv func(string) string) (starter.Config, error)
 
 // applyTimings sets the fields of cfg that decide how long the supervisor
 // waits — AutoRestart, AutoRestartInterval, KillOldDelay, Interval,
-// ReadyTimeout, KillTimeout, and EnvDir, whose files count too — from the
+// ReadyTimeout, Probation, KillTimeout, and EnvDir, whose files count too — from the
 // options, the environment variables and the envdir, with the precedence
 // described at buildConfig. It reads the envdir and does not block
 // otherwise.
@@ -140,6 +140,12 @@ func applyTimings(o *options, getenv func(string) string, cfg *starter.Config) e
 	}
 	if o.readyTimeout != nil {
 		cfg.ReadyTimeout = *o.readyTimeout
+	}
+	if o.probation != nil {
+		cfg.Probation = *o.probation
+		if cfg.Probation == 0 {
+			cfg.Probation = -1 // --probation=0: none (Config's zero is the default)
+		}
 	}
 	if o.killTimeout != nil {
 		cfg.KillTimeout = *o.killTimeout

@@ -68,6 +68,16 @@ type Config struct {
 	// as a failed start (--ready-timeout). Zero: READY=1 is optional, and a
 	// silent worker is judged by Interval as in Perl.
 	ReadyTimeout time.Duration
+	// Probation is how long a new worker that sent READY=1 must stay alive
+	// before the generation it replaces is signalled (--probation). During
+	// it both serve; if the new one dies, that is a failed start: the old
+	// generation stays current and is never signalled, the failure marker
+	// is written (Restart fails), and the start is retried with backoff.
+	// It does not apply when nothing older is running (the first start,
+	// a restart after a crash), nor to a worker without READY=1, which
+	// Interval judges. Zero means the default, DefaultProbation (1s);
+	// negative means none: promoted at READY=1.
+	Probation time.Duration
 	// KillTimeout is how long a signalled worker (old generation, or all
 	// workers at shutdown) may take to exit before it gets SIGKILL
 	// (--kill-timeout; zero means the default, 30s; negative means never, as

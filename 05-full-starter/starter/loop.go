@@ -29,7 +29,8 @@ type worker struct {
 	proc      process
 	state     wstate
 	startedAt time.Time
-	judgeAt   time.Time // stStarting: Interval (or ReadyTimeout) runs out
+	judgeAt   time.Time // stStarting: Interval (or ReadyTimeout, or the probation) runs out
+	readyAt   time.Time // stStarting: READY=1 arrived, the probation runs until judgeAt
 	runningAt time.Time // when judged running; zero = never (not in the status file)
 	signalAt  time.Time // stOld: when to send SignalOnHUP
 	stopSig   syscall.Signal
@@ -41,6 +42,7 @@ type worker struct {
 type settings struct {
 	interval            time.Duration // silent worker alive this long = running
 	readyTimeout        time.Duration // >0: READY=1 required within it
+	probation           time.Duration // after READY=1, alive this long before old workers go; <=0: none
 	killOldDelay        time.Duration
 	killTimeout         time.Duration // <0: never SIGKILL
 	signalOnHUP         syscall.Signal
@@ -260,12 +262,25 @@ func (s *supervisor) onExit(pid int, st exitStatus, now time.Time) {
 		logExit("worker %d died, status:%v")
 	case w == s.pending:
 		s.pending = nil
-		s.writeFailed(w.gen, "exit status:"+st.detail())
+		reason := "exit status:" + st.detail()
+		if !w.readyAt.IsZero() {
+			reason = "died during its probation, " + reason
+		}
+		s.writeFailed(w.gen, reason)
+		if !w.readyAt.IsZero() {
+			s.logf("new worker %d died %v after READY=1, during its probation", pid, now.Sub(w.readyAt).Round(time.Millisecond))
+		}
 		logExit("new worker %d seems to have failed to start, exit status:%v")
 		s.failedStart(now)
 	case w == s.current:
 		s.current = nil
 		logExit("worker %d died unexpectedly with status:%v, restarting")
+		if p := s.pending; p != nil && !p.readyAt.IsZero() {
+			// Its probation protected the generation that just died:
+			// nothing is left to keep serving, so it takes over now.
+			s.promote(now)
+			return
+		}
 		s.crashRestart(now, w)
 	default:
 		logExit("old worker %d died, status:%v")
@@ -307,9 +322,19 @@ func (s *supervisor) onNotify(ev notifyEvent, now time.Time) {
 	if ev.msg.stopping {
 		s.logf("worker %d is stopping", w.proc.Pid())
 	}
-	if ev.msg.ready && w == s.pending && !s.stopping {
-		s.logf("new worker %d is ready (READY=1 after %v)", w.proc.Pid(), now.Sub(w.startedAt).Round(time.Millisecond))
-		s.promote(now)
+	if ev.msg.ready && w == s.pending && !s.stopping && w.readyAt.IsZero() {
+		took := now.Sub(w.startedAt).Round(time.Millisecond)
+		if s.current == nil || s.set.probation <= 0 {
+			s.logf("new worker %d is ready (READY=1 after %v)", w.proc.Pid(), took)
+			s.promote(now)
+			return
+		}
+		// Probation: the new worker serves from now on (it accepts on the
+		// shared sockets), but the old generation stays current, and is
+		// not signalled, until the new one has stayed alive this long.
+		w.readyAt, w.judgeAt = now, now.Add(s.set.probation)
+		s.logf("new worker %d is ready (READY=1 after %v); the old generation is signalled after a probation of %v",
+			w.proc.Pid(), took, s.set.probation)
 	}
 }
 
@@ -377,7 +402,7 @@ func (s *supervisor) signalDueOld(now time.Time) {
 // onTimer acts on every deadline that has passed at now.
 func (s *supervisor) onTimer(now time.Time) {
 	if p := s.pending; p != nil && !s.stopping && !now.Before(p.judgeAt) {
-		if s.set.readyTimeout > 0 {
+		if p.readyAt.IsZero() && s.set.readyTimeout > 0 {
 			s.pending = nil
 			s.writeFailed(p.gen, "no READY=1 within "+s.set.readyTimeout.String())
 			s.logf("new worker %d seems to have failed to start: no READY=1 within %v, sending TERM", p.proc.Pid(), s.set.readyTimeout)

@@ -593,3 +593,48 @@ func TestLoopPrepareAndStopping(t *testing.T) {
 	assert.Equal(t, 1, stopped)
 	assert.Equal(t, 2, prepared)
 }
+
+// Probation: after READY=1 the old generation is kept (not signalled,
+// still current) for the probation; a death in it is a failed start; a HUP
+// in it waits; the current worker dying in it hands over at once.
+func TestLoopProbation(t *testing.T) {
+	h := newLoop(t, func(s *settings) { s.probation = time.Second })
+	h.s.begin(h.now)
+	h.ready(1)
+	assert.Equal(t, "1:1001\n", h.statusFile(), "no probation for the first worker: nothing older to keep")
+
+	h.s.onSignal(syscall.SIGHUP, h.now)
+	h.advance(10 * time.Millisecond)
+	h.ready(2)
+	h.requireLogged("new worker 1002 is ready (READY=1 after 10ms); the old generation is signalled after a probation of 1s")
+	h.advance(999 * time.Millisecond)
+	assert.Empty(t, h.sig(1), "not signalled during the probation")
+	assert.Equal(t, "1:1001\n", h.statusFile())
+	h.exit(2, 3)
+	h.requireLogged("new worker 1002 died 999ms after READY=1, during its probation")
+	h.requireLogged("new worker 1002 seems to have failed to start, exit status:768 (exit code 3)")
+	gen, reason, ok := readFailedFile(h.status)
+	require.True(t, ok)
+	assert.Equal(t, 2, gen)
+	assert.Equal(t, "died", reason[:4])
+	assert.Empty(t, h.sig(1))
+	assert.Same(t, h.procs[1], h.s.current.proc, "the old generation is still current")
+
+	h.s.onSignal(syscall.SIGHUP, h.now) // starts generation 3 now
+	h.ready(3)
+	h.s.onSignal(syscall.SIGHUP, h.now)
+	h.requireLogged("new worker 1003 is still starting; another one will follow once it runs")
+	h.advance(time.Second)
+	h.requireLogged("new worker is now running, sending TERM to old workers:1001")
+	assert.Equal(t, term, h.sig(1))
+	h.requireLogged("starting new worker 1004")
+	_, _, ok = readFailedFile(h.status)
+	assert.False(t, ok, "the marker goes once a worker runs")
+
+	h.ready(4)
+	h.exit(3, 1) // the current one dies during 4's probation
+	h.requireLogged("worker 1003 died unexpectedly with status:256 (exit code 1), restarting")
+	h.requireLogged("new worker 1004 is now running")
+	assert.Equal(t, 4, h.started(), "no extra start: generation 4 took over")
+	assert.Same(t, h.procs[4], h.s.current.proc)
+}

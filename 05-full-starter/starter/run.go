@@ -16,6 +16,7 @@ import (
 const (
 	DefaultInterval            = time.Second
 	DefaultKillTimeout         = 30 * time.Second
+	DefaultProbation           = time.Second
 	DefaultAutoRestartInterval = 360 * time.Second
 	backoffMin                 = time.Second
 	backoffMax                 = 30 * time.Second

@@ -139,7 +139,7 @@ func validate(cfg Config) (settings, []socketSpec, error) {
 		return set, nil, &FieldError{Field: "Command", Value: cfg.Command[0], Err: err}
 	}
 	set = settings{
-		interval: cfg.Interval, readyTimeout: cfg.ReadyTimeout, killOldDelay: cfg.KillOldDelay,
+		interval: cfg.Interval, readyTimeout: cfg.ReadyTimeout, probation: cfg.Probation, killOldDelay: cfg.KillOldDelay,
 		killTimeout: cfg.KillTimeout, signalOnHUP: cfg.SignalOnHUP, signalOnTERM: cfg.SignalOnTERM,
 		autoRestart: cfg.AutoRestart, autoRestartInterval: cfg.AutoRestartInterval,
 		statusFile: cfg.StatusFile, backoffMin: backoffMin, backoffMax: backoffMax,
@@ -149,6 +149,9 @@ func validate(cfg Config) (settings, []socketSpec, error) {
 	}
 	if set.killTimeout == 0 {
 		set.killTimeout = DefaultKillTimeout
+	}
+	if set.probation == 0 {
+		set.probation = DefaultProbation
 	}
 	if set.signalOnHUP == 0 {
 		set.signalOnHUP = syscall.SIGTERM
