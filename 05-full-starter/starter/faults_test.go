@@ -11,7 +11,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -133,6 +135,32 @@ func TestRealPortFDAboveLimit(t *testing.T) {
 	assert.Equal(t, 1, p.WaitT(t))
 	assert.NotContains(t, p.Output(), "listening on")
 	assert.NotContains(t, p.Output(), "starting new worker")
+}
+
+// The workers' NOTIFY_SOCKET leaves nothing on disk, even when the starter
+// is killed with SIGKILL: on Linux it is in the abstract namespace.
+func TestRealNotifySocketLeavesNothingOnDisk(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("abstract unix sockets are Linux-only")
+	}
+	t.Parallel()
+	p := startStarter(t, Config{Ports: []string{"127.0.0.1:0"}, Command: workerCmd("-dump", "-notify"), Interval: 10 * time.Second})
+	m := p.waitLine(`^starting new worker (\d+)$`)
+	pid, _ := strconv.Atoi(m[1])
+	p.waitLine(`^new worker %d is ready`, pid) // READY=1 arrived through it
+	ns := p.dumpOf(pid).env["NOTIFY_SOCKET"]
+	require.NotEmpty(t, ns)
+
+	p.Kill() // no cleanup at all
+	require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
+	waitFor(t, "the orphaned worker to die", func() bool {
+		f, err := proc.StatFields(pid)
+		return err != nil || f[0] == "Z" || f[0] == "X"
+	})
+	assert.True(t, strings.HasPrefix(ns, "@"), "NOTIFY_SOCKET %q is in the abstract namespace", ns)
+	if !strings.HasPrefix(ns, "@") {
+		assert.NoDirExists(t, filepath.Dir(ns), "left on disk by the killed starter")
+	}
 }
 
 // A new generation that says READY=1 and dies 200ms later is a failed

@@ -45,44 +45,66 @@ type notifyEvent struct {
 	msg notifyMsg
 }
 
-// notifyDir is the starter's private directory (mode 0700) for the
-// readiness sockets.
+// notifyDir makes the workers' readiness sockets. Every worker gets its
+// own NOTIFY_SOCKET (…/w-GEN.sock), so a message is attributed to a worker
+// by the socket it arrived on; this also counts messages from processes the
+// worker forked (systemd's NotifyAccess=all, per worker). Only the
+// starter's user (and root) can send to them.
 //
-// Every worker gets its own NOTIFY_SOCKET there (w-GEN.sock), so a message
-// is attributed to a worker by the socket it arrived on. This works on every
-// Unix (no SO_PASSCRED/SCM_CREDENTIALS needed) and also counts messages from
-// processes the worker forked (systemd's NotifyAccess=all, per worker). Only
-// the starter's user can reach the sockets, because of the directory's mode.
-type notifyDir struct{ dir string }
-
-func newNotifyDir() (*notifyDir, error) {
-	dir, err := os.MkdirTemp("", "start_server-")
-	if err != nil {
-		return nil, fmt.Errorf("notify socket directory: %w", err)
-	}
-	if err := os.Chmod(dir, 0o700); err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("notify socket directory: %w", err)
-	}
-	return &notifyDir{dir: dir}, nil
+// On Linux the sockets are in the abstract namespace
+// (NOTIFY_SOCKET=@start_server-PID-RANDOM/w-GEN.sock, which systemd's
+// protocol allows): nothing on disk, so nothing is left behind when the
+// starter is killed. Abstract sockets have no file permissions, so the
+// sender of every datagram is checked instead (SO_PASSCRED; see
+// notify_linux.go). Elsewhere they are files in a private directory (mode
+// 0700) $TMPDIR/start_server-PID-RANDOM, removed at exit; the directories
+// of starters that were killed are found by that name and removed by the
+// next starter (sweepNotifyDirs).
+type notifyDir struct {
+	dir      string // the directory; "" with abstract sockets
+	abstract string // the abstract name prefix, "@start_server-PID-RANDOM"
+	logf     func(string, ...any)
 }
 
+// notifyDirPrefix starts the names of notify directories and abstract
+// socket prefixes; the starter's pid and a dash follow.
+const notifyDirPrefix = "start_server-"
+
 // listen creates the NOTIFY_SOCKET of generation gen and starts a goroutine
-// that delivers each datagram to eventC, until the returned close function is
-// called or doneC is closed. The caller owns the socket: it calls close once
-// the worker has been reaped (close removes the socket file too).
+// that delivers each datagram from an allowed sender to eventC, until the
+// returned close function is called or doneC is closed. The caller owns the
+// socket: it calls close once the worker has been reaped (close removes the
+// socket file too, if there is one).
 func (d *notifyDir) listen(gen int, eventC chan<- notifyEvent, doneC <-chan struct{}) (path string, closeFn func(), err error) {
-	path = filepath.Join(d.dir, "w-"+strconv.Itoa(gen)+".sock")
+	name := "w-" + strconv.Itoa(gen) + ".sock"
+	if d.abstract != "" {
+		path = d.abstract + "/" + name
+	} else {
+		path = filepath.Join(d.dir, name)
+	}
 	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
 	if err != nil {
 		return "", nil, fmt.Errorf("notify socket: %w", err)
 	}
+	if err := passCredentials(conn); err != nil {
+		conn.Close()
+		return "", nil, fmt.Errorf("notify socket: %w", err)
+	}
 	go func() {
 		buf := make([]byte, 4096)
+		oob := make([]byte, 512)
+		warned := false
 		for {
-			n, err := conn.Read(buf)
+			n, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
 			if err != nil {
 				return // closed
+			}
+			if ok, who := senderAllowed(oob[:oobn]); !ok {
+				if !warned && d.logf != nil {
+					d.logf("ignoring messages on the NOTIFY_SOCKET of generation %d from %s: not start_server's user", gen, who)
+				}
+				warned = true
+				continue
 			}
 			select {
 			case eventC <- notifyEvent{gen: gen, msg: parseNotify(buf[:n])}:
@@ -91,11 +113,21 @@ func (d *notifyDir) listen(gen int, eventC chan<- notifyEvent, doneC <-chan stru
 			}
 		}
 	}()
-	return path, func() { conn.Close(); os.Remove(path) }, nil
+	return path, func() {
+		conn.Close()
+		if d.abstract == "" {
+			os.Remove(path)
+		}
+	}, nil
 }
 
-// Close removes the directory and whatever is left in it.
-func (d *notifyDir) Close() { os.RemoveAll(d.dir) }
+// Close removes the directory and whatever is left in it (nothing to do
+// with abstract sockets).
+func (d *notifyDir) Close() {
+	if d.dir != "" {
+		os.RemoveAll(d.dir)
+	}
+}
 
 // upstream tells the starter's own supervisor about the starter, with the
 // same protocol, when the starter itself was started with NOTIFY_SOCKET

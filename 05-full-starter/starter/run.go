@@ -163,7 +163,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		}
 	}
 	defer l.close() // before the sockets are closed and "exiting"
-	if notify, err = newNotifyDir(); err != nil {
+	if notify, err = newNotifyDir(logf); err != nil {
 		return err
 	}
 	l.notify = notify
