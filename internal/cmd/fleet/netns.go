@@ -22,7 +22,8 @@ type network struct {
 	subnet netip.Prefix
 	bridge string // interface name in the root namespace
 	gw     netip.Addr
-	lock   *net.UnixListener // held while the subnet is ours; see claimSubnet
+	//lint:ignore U1000 never read, only held: it keeps the lock socket open while the subnet is ours
+	lock *net.UnixListener // held while the subnet is ours; see claimSubnet
 }
 
 // host i (1-based) lives in namespace nsName(i) at address hostAddr(i).
