@@ -28,7 +28,8 @@ import (
 // once, on the terminal it was started from, that the log output is gone.
 func TestDeadLogReader(t *testing.T) {
 	t.Run("--log-file=|cmd", func(t *testing.T) {
-		r := startStarter(t, nil, "--log-file", "| head -c 300 >/dev/null", "--interval=0.05", "--", "sleep", "60")
+		// With a socket, workers are started through the exec shim.
+		r := startStarter(t, nil, "--log-file", "| head -c 300 >/dev/null", "--port=127.0.0.1:0", "--interval=0.05", "--", "sleep", "60")
 		// Each restart logs about 150 bytes: head has long exited before
 		// the last ones.
 		for gen := 2; gen <= 8; gen++ {
@@ -80,6 +81,8 @@ func TestDeadLogReader(t *testing.T) {
 		waitStatusOrExit(1)
 		require.NoError(t, syscall.Kill(cmd.Process.Pid, syscall.SIGHUP))
 		waitStatusOrExit(2)
+		// Without a socket, workers are started directly.
+		assert.True(t, sigpipeIgnored(t, mustStatus(t, statusFile)[2]), "workers inherit SIGPIPE ignored")
 		require.NoError(t, syscall.Kill(cmd.Process.Pid, syscall.SIGTERM))
 		select {
 		case err := <-done:

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"runtime"
 	"strconv"
 	"strings"
@@ -156,6 +157,12 @@ func execShim(argv, env []string) error {
 	if err != nil {
 		return fmt.Errorf("failed to exec %s: %w", argv[0], err)
 	}
+	// The starter ignores SIGPIPE and its workers inherit that, as under
+	// Perl's start_server. This process inherited it ignored too, but the
+	// Go runtime put its own handler there, which exec would reset to the
+	// default: ignore it again, so that the worker gets what a worker the
+	// starter execs directly gets.
+	signal.Ignore(syscall.SIGPIPE)
 	// exec replaces the whole process from the calling thread; lock it so
 	// the runtime does not move us mid-call.
 	runtime.LockOSThread()
