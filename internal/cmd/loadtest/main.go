@@ -236,7 +236,6 @@ func finish(o options, res result, chart string) error {
 	if chart == "" {
 		return nil
 	}
-	//lint:ignore SA4023 drawChart is a placeholder that always fails until -chart is implemented
 	if err := drawChart(res, chart); err != nil {
 		return fmt.Errorf("chart: %w", err)
 	}
