@@ -76,7 +76,7 @@ func TestRealFailedSecondInstanceKeepsStatusFile(t *testing.T) {
 	require.FileExists(t, failedFile(statusFile))
 
 	second := startStarter(t, Config{Ports: []string{addr}, Command: workerCmd(), StatusFile: statusFile})
-	second.waitLine(`^start_server: --port %s: bind: address already in use$`, addr)
+	second.waitLine(`^start_server: port %s: bind: address already in use$`, addr)
 	assert.Equal(t, 1, second.WaitT(t))
 	assert.Equal(t, fmt.Sprintf("1:%d\n", pid1), fileContent(statusFile), "the running server's status file")
 	assert.FileExists(t, failedFile(statusFile), "the running server's failure marker")
@@ -198,7 +198,7 @@ func TestRealProbation(t *testing.T) {
 	require.Len(t, s, 1)
 	assert.Greater(t, s[0].gen, 2)
 	assert.Equal(t, s[0].pid, get(t, "tcp", addr))
-	p.waitLine(`^old worker %d died, status:0 `, pid1)
+	p.waitLine(`^old worker %d died, status:0$`, pid1)
 	p.stop()
 }
 
