@@ -65,6 +65,9 @@ func TestDemoRebuildsOnHUP(t *testing.T) {
 	assert.Equal(t, 0, rep.Failed(), "no request failed while generation 2 was built and deployed")
 	assert.Greater(t, rep.ByGen[1], beforeHUP, "generation 1 served after the HUP, during the build")
 
+	// Both generations serve during generation 2's probation; once
+	// generation 1 has exited, only generation 2 answers.
+	p.WaitLineT(t, `^old worker \d+ died`)
 	resp, err = client.Get("http://" + addr + "/")
 	require.NoError(t, err)
 	resp.Body.Close()

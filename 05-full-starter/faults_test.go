@@ -37,6 +37,7 @@ func TestDeadLogReader(t *testing.T) {
 			r.waitStatus(t, func(s map[int]int) bool { return len(s) == 1 && s[gen] != 0 })
 		}
 		worker := mustStatus(t, r.statusFile)[8]
+		waitExecd(t, worker, "sleep")
 		assert.True(t, sigpipeIgnored(t, worker), "workers inherit SIGPIPE ignored, as under Perl's start_server")
 		r.p.SignalT(t, syscall.SIGTERM)
 		assert.Equal(t, 0, r.p.WaitT(t))
@@ -82,7 +83,9 @@ func TestDeadLogReader(t *testing.T) {
 		require.NoError(t, syscall.Kill(cmd.Process.Pid, syscall.SIGHUP))
 		waitStatusOrExit(2)
 		// Without a socket, workers are started directly.
-		assert.True(t, sigpipeIgnored(t, mustStatus(t, statusFile)[2]), "workers inherit SIGPIPE ignored")
+		worker := mustStatus(t, statusFile)[2]
+		waitExecd(t, worker, "sleep")
+		assert.True(t, sigpipeIgnored(t, worker), "workers inherit SIGPIPE ignored")
 		require.NoError(t, syscall.Kill(cmd.Process.Pid, syscall.SIGTERM))
 		select {
 		case err := <-done:
@@ -106,6 +109,25 @@ func sigpipeIgnored(t *testing.T, pid int) bool {
 	mask, err := strconv.ParseUint(m[1], 16, 64)
 	require.NoError(t, err)
 	return mask&(1<<(uint(syscall.SIGPIPE)-1)) != 0
+}
+
+// waitExecd waits until process pid runs comm: with --interval=0.05 on a
+// loaded machine, a worker can be listed in the status file while it is
+// still the exec shim (or the starter's fork) that has not exec'd yet.
+func waitExecd(t *testing.T, pid int, comm string) {
+	t.Helper()
+	deadline := time.Now().Add(proc.ReadyTimeout)
+	for {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		require.NoError(t, err)
+		if strings.TrimSpace(string(b)) == comm {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pid %d runs %q, not %s, after %v", pid, strings.TrimSpace(string(b)), comm, proc.ReadyTimeout)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // --restart waits for the server the way the server runs (here: an old

@@ -35,7 +35,7 @@ func main() {
 	notify := flag.Bool("notify", false, "send READY=1 on NOTIFY_SOCKET once serving")
 	ignoreTerm := flag.Bool("ignore-term", false, "ignore SIGTERM")
 	termDelay := flag.Duration("term-delay", 0, "on the stop signal, wait this long before draining")
-	crashIf := flag.String("crash-if-exists", "", "if this file exists: serve, say READY=1 (with -notify), then exit 3 after 200ms")
+	crashIf := flag.String("crash-if-exists", "", "if this file exists at start: serve, say READY=1 (with -notify), then exit 3 after 200ms")
 	flag.Parse()
 
 	if *dump {
@@ -44,6 +44,13 @@ func main() {
 	if *exitCode >= 0 {
 		fmt.Printf("worker pid=%d gen=%s exiting with %d\n", pid, gen, *exitCode)
 		os.Exit(*exitCode)
+	}
+	// Decided at start, before READY=1: a worker that was ready before
+	// the file appeared does not crash.
+	crash := false
+	if *crashIf != "" {
+		_, err := os.Stat(*crashIf)
+		crash = err == nil
 	}
 	if *failIf != "" {
 		if _, err := os.Stat(*failIf); err == nil {
@@ -97,12 +104,10 @@ func main() {
 			fatal("notify: %v", err)
 		}
 	}
-	if *crashIf != "" {
-		if _, err := os.Stat(*crashIf); err == nil {
-			time.Sleep(200 * time.Millisecond)
-			fmt.Printf("worker pid=%d gen=%s crashing: %s exists\n", pid, gen, *crashIf)
-			os.Exit(3)
-		}
+	if crash {
+		time.Sleep(200 * time.Millisecond)
+		fmt.Printf("worker pid=%d gen=%s crashing: %s exists\n", pid, gen, *crashIf)
+		os.Exit(3)
 	}
 	sig := <-sigC
 	fmt.Printf("worker pid=%d gen=%s received %v\n", pid, gen, sig)
