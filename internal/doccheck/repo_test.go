@@ -157,8 +157,9 @@ func checkPatch(root, path string) error {
 			want = append(want, strings.TrimPrefix(l, " "))
 		case want != nil && strings.HasPrefix(l, "-"):
 			want = append(want, l[1:])
-		case want != nil && strings.HasPrefix(l, "+"), strings.HasPrefix(l, `\`):
 		}
+		// Other lines (added ones, "\ No newline at end of file") are not
+		// in the old text.
 	}
 	if err := sc.Err(); err != nil {
 		return err
