@@ -237,12 +237,13 @@ var (
 	newWorker05RE  = regexp.MustCompile(`starting new worker (\d+)`)                       // 05
 )
 
-// statusText makes start_server's "0 (exit code 0)" read "exit code 0".
+// statusText makes start_server's "0 (exit code 0)" read "exit code 0",
+// and a bare "0" read "status 0".
 func statusText(s string) string {
 	if i := strings.Index(s, " ("); i > 0 && strings.HasSuffix(s, ")") {
 		return s[i+2 : len(s)-1]
 	}
-	return s
+	return "status " + s
 }
 
 // watchLines turns the log lines of p into meter events until stop is
