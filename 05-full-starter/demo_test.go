@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"hotdeploy/05-full-starter/internal/bench"
 	"hotdeploy/internal/load"
 	"hotdeploy/internal/proc"
 )
@@ -38,7 +37,7 @@ func TestDemoRebuildsOnHUP(t *testing.T) {
 	m := p.WaitLineT(t, `supervisor pid=(\d+)`)
 	assert.Equal(t, strconv.Itoa(p.PID()), m[1], "the banner names the supervisor's PID")
 	p.WaitLineT(t, `kill -HUP `+m[1])
-	addr, err := bench.WaitListenAddr(p.PID(), proc.ReadyTimeout)
+	addr, err := proc.WaitListenAddr(p.PID(), proc.ReadyTimeout)
 	require.NoError(t, err)
 
 	// The socket is the supervisor's: this request waits in its queue until

@@ -20,7 +20,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"hotdeploy/05-full-starter/internal/bench"
 	"hotdeploy/internal/load"
 	"hotdeploy/internal/proc"
 )
@@ -29,7 +28,7 @@ import (
 var (
 	starterBin    string // this package: start_server
 	exampleBin    string // ./example: the demo HTTP worker (READY=1, drain)
-	perlWorkerBin string // ./testdata/perlworker: knows only SERVER_STARTER_PORT
+	perlWorkerBin string // ./internal/perlworker: knows only SERVER_STARTER_PORT
 )
 
 func TestMain(m *testing.M) {
@@ -40,7 +39,7 @@ func TestMain(m *testing.M) {
 	for _, b := range []struct {
 		dst *string
 		pkg string
-	}{{&exampleBin, "./example"}, {&perlWorkerBin, "./testdata/perlworker"}} {
+	}{{&exampleBin, "./example"}, {&perlWorkerBin, "./internal/perlworker"}} {
 		if *b.dst, err = proc.Build(b.pkg, dir); err != nil {
 			cleanup()
 			fmt.Fprintln(os.Stderr, err)
@@ -239,7 +238,7 @@ func startStarter(t *testing.T, env []string, args ...string) *running {
 			break
 		}
 		if strings.HasPrefix(a, "--port") {
-			r.addr, err = bench.WaitListenAddr(p.PID(), proc.ReadyTimeout)
+			r.addr, err = proc.WaitListenAddr(p.PID(), proc.ReadyTimeout)
 			require.NoError(t, err)
 			break
 		}
@@ -316,7 +315,7 @@ func TestRestartAndStop(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []int{2}, gens(s), "status file right after --restart")
 	assert.NotEqual(t, first[1], s[2], "a new worker")
-	assert.True(t, bench.Exited(first[1]), "the old worker has exited")
+	assert.True(t, proc.Exited(first[1]), "the old worker has exited")
 
 	res = runCLI(t, nil, "--stop", "--pid-file", r.pidFile)
 	require.Equal(t, 0, res.code, "--stop: %s", res.stderr)
@@ -329,7 +328,7 @@ func TestRestartAndStop(t *testing.T) {
 	assert.Equal(t, 0, r.p.WaitT(t))
 	assert.NoFileExists(t, r.pidFile)
 	assert.NoFileExists(t, r.statusFile)
-	assert.True(t, bench.Exited(s[2]), "the worker has exited")
+	assert.True(t, proc.Exited(s[2]), "the worker has exited")
 }
 
 // TestSecondInstanceOnHeldPidFile: a second start_server given the pid file

@@ -49,7 +49,6 @@ import (
 	"syscall"
 	"time"
 
-	"hotdeploy/05-full-starter/internal/bench"
 	"hotdeploy/internal/load"
 	"hotdeploy/internal/proc"
 )
@@ -177,7 +176,7 @@ func start(cfg config, v *variant) (*instance, error) {
 		in.stop()
 		return nil, err
 	}
-	if in.addr, err = bench.WaitListenAddr(in.p.PID(), cfg.timeout); err != nil {
+	if in.addr, err = proc.WaitListenAddr(in.p.PID(), cfg.timeout); err != nil {
 		in.stop()
 		return nil, err
 	}
@@ -226,7 +225,7 @@ func (in *instance) settle(cfg config, gen, old int) error {
 		return err
 	}
 	deadline := time.Now().Add(cfg.timeout)
-	for !bench.Exited(old) {
+	for !proc.Exited(old) {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%s: old worker %d still running", in.v.name, old)
 		}
@@ -353,7 +352,7 @@ func latencyPhase(cfg config, results map[*variant]*result) error {
 	}
 	// Idle CPU and memory of the starters that just did all this.
 	for _, v := range cfg.variants {
-		r, err := bench.RSS(ins[v].p.PID())
+		r, err := proc.RSS(ins[v].p.PID())
 		if err != nil {
 			return err
 		}
@@ -362,7 +361,7 @@ func latencyPhase(cfg config, results map[*variant]*result) error {
 	progress("idle CPU, %v", cfg.idleTime)
 	before := map[*variant]int{}
 	for _, v := range cfg.variants {
-		t, err := bench.CPUTicks(ins[v].p.PID())
+		t, err := proc.CPUTicks(ins[v].p.PID())
 		if err != nil {
 			return err
 		}
@@ -370,7 +369,7 @@ func latencyPhase(cfg config, results map[*variant]*result) error {
 	}
 	time.Sleep(cfg.idleTime) // the measurement window itself
 	for _, v := range cfg.variants {
-		t, err := bench.CPUTicks(ins[v].p.PID())
+		t, err := proc.CPUTicks(ins[v].p.PID())
 		if err != nil {
 			return err
 		}
@@ -420,7 +419,7 @@ func cycle(cfg config, in *instance, kind string, r *result) error {
 			return err
 		}
 		deadline := t0.Add(cfg.timeout)
-		for !bench.Exited(old) {
+		for !proc.Exited(old) {
 			if time.Now().After(deadline) {
 				return fmt.Errorf("%s: old worker %d still running %v after HUP", in.v.name, old, cfg.timeout)
 			}

@@ -1,4 +1,4 @@
-// Command perlworker is test data: a minimal worker that knows only Perl
+// Command perlworker is a test worker: a minimal worker that knows only Perl
 // Server::Starter's protocol, written with the standard library alone (it
 // does not import package listener, on purpose). Tests run it under our
 // start_server to show that a worker written for the Perl starter works

@@ -1,7 +1,9 @@
-// Package bench reads what the stage-05 tests and the Perl comparison need
-// to know about a running process from Linux's /proc: the TCP addresses it
+package proc
+
+// What the stage-05 tests and the comparison with Perl's start_server need
+// to know about a running process, from Linux's /proc: the TCP addresses it
 // listens on, its resident memory and its CPU time, and whether it is gone.
-package bench
+// (Without /proc, as on macOS, they return errors; Exited reports true.)
 
 import (
 	"fmt"
@@ -9,8 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"hotdeploy/internal/proc"
 )
 
 // ListenAddrs returns the TCP addresses (host:port) that process pid holds
@@ -18,11 +18,11 @@ import (
 // lists as listening. It lets a test start a server on port 0 and learn the
 // port the kernel chose without parsing the server's output.
 func ListenAddrs(pid int) ([]string, error) {
-	held, err := proc.SocketFDs(pid)
+	held, err := SocketFDs(pid)
 	if err != nil {
 		return nil, err
 	}
-	socks, err := proc.Listening()
+	socks, err := Listening()
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +68,7 @@ func RSS(pid int) (int, error) {
 // CPUTicks returns utime+stime of pid in clock ticks (fields 14 and 15 of
 // /proc/PID/stat; usually 100 per second).
 func CPUTicks(pid int) (int, error) {
-	fields, err := proc.StatFields(pid)
+	fields, err := StatFields(pid)
 	if err != nil {
 		return 0, err
 	}
@@ -84,6 +84,6 @@ func CPUTicks(pid int) (int, error) {
 // Exited reports whether pid has exited: it is gone, or a zombie waiting to
 // be reaped.
 func Exited(pid int) bool {
-	fields, err := proc.StatFields(pid)
+	fields, err := StatFields(pid)
 	return err != nil || fields[0] == "Z" || fields[0] == "X"
 }
