@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Compare Perl's start_server (Server::Starter 0.35) with ours, like with like:
-# the same Perl-protocol worker (05-full-starter/testdata/perlworker, silent)
+# the same Perl-protocol worker (05-full-starter/internal/perlworker, silent)
 # under both, ours also with the socket on fd 4 (no LISTEN_FDS, no exec shim)
 # and with the example worker (READY=1), the bare workers as the floor; same
 # load (internal/load), loopback, OS-chosen ports. Prints a Markdown table
@@ -24,7 +24,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 go build -o "$tmp/start_server" ./05-full-starter
 go build -o "$tmp/example" ./05-full-starter/example
-go build -o "$tmp/perlworker" ./05-full-starter/testdata/perlworker
+go build -o "$tmp/perlworker" ./05-full-starter/internal/perlworker
 go build -o "$tmp/comparebench" ./05-full-starter/internal/comparebench
 timeout 1200 "$tmp/comparebench" -perl "$perl_starter" -ours "$tmp/start_server" \
 	-perlworker "$tmp/perlworker" -example "$tmp/example" "$@"

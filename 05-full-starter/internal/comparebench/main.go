@@ -5,7 +5,7 @@
 //
 // The columns are starter × worker:
 //   - Perl's start_server and ours with the same Perl-protocol worker
-//     (05-full-starter/testdata/perlworker: SERVER_STARTER_PORT only, never
+//     (05-full-starter/internal/perlworker: SERVER_STARTER_PORT only, never
 //     READY=1), so both judge it by --interval (1 s);
 //   - ours with that worker and the socket on "=4", which leaves fd 3 empty,
 //     so LISTEN_FDS is not set and no exec shim is needed: the baseline for
