@@ -96,7 +96,8 @@
 //
 //	DOCCHECK_SLOW=1 DOCCHECK_FILE=03-fork-exec/README go test -run TestDocs -v ./internal/doccheck
 //
-// -v also lists every block not run, with why. The first difference fails
+// DOCCHECK_FILE takes a comma-separated list of parts of paths. -v also
+// lists every block not run, with why. The first difference fails
 // the file's subtest with file:line of the doc line, the doc's line and the
 // real one, and the command's whole output.
 //
