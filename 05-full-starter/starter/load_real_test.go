@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"syscall"
 	"testing"
@@ -126,7 +127,9 @@ func TestRealSocketActivation(t *testing.T) {
 	require.NoError(t, err)
 	proc.Track(t, pp)
 	p := &starterProc{pp, t}
-	waitFor(t, "the activation socket", func() bool { _, err := os.Stat(path); return err == nil })
+	// Not the socket file: it exists after bind, before listen (a connect
+	// then is refused). systemd-socket-activate says this once it listens.
+	p.waitLine(`^Listening on %s as 3\.$`, regexp.QuoteMeta(path))
 	// systemd-socket-activate runs the starter at the first connection.
 	pid := get(t, "unix", path)
 	d := p.dumpOf(pid)
