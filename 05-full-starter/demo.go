@@ -149,7 +149,14 @@ func demoWorker(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), unix.SIGTERM, unix.SIGINT)
 	fmt.Fprintf(os.Stderr, "demo worker pid=%d generation %s: go build %s\n", os.Getpid(), gen, demoPackage)
 	began := time.Now()
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, demoPackage)
+	buildArgs := []string{"build", "-o", bin}
+	if !strings.Contains(os.Getenv("GOFLAGS"), "-ldflags") {
+		// Name each generation's build after it (v1, v2, ...), so that
+		// X-Version and a load generator's "served by version" show the
+		// deploys; -ldflags given through GOFLAGS (the envdir) wins.
+		buildArgs = append(buildArgs, "-ldflags=-X main.version=v"+gen)
+	}
+	build := exec.CommandContext(ctx, "go", append(buildArgs, demoPackage)...)
 	build.Dir = root
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	// Its own process group, so that cancelling kills the compiler and
