@@ -9,9 +9,7 @@
 package main
 
 import (
-	"flag"
 	"net"
-	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -23,22 +21,9 @@ import (
 	"hotdeploy/internal/proc"
 )
 
-var answer = flag.Bool("answer", false, "test the stage's main.go (the answer) instead of exercise/main.go")
-
 var bin string
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	dir := "."
-	if *answer {
-		dir = ".."
-	}
-	var cleanup func()
-	bin, cleanup = proc.BuildMain(dir)
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { proc.RunExercise(m, &bin) }
 
 // TestSignalStopsTheServer: SIGTERM and SIGINT are caught: the handler logs
 // the signal and closes the listener, the process exits 0 (not killed by the

@@ -9,8 +9,6 @@
 package main
 
 import (
-	"flag"
-	"os"
 	"runtime"
 	"strconv"
 	"syscall"
@@ -24,22 +22,9 @@ import (
 	"hotdeploy/internal/proc"
 )
 
-var answer = flag.Bool("answer", false, "test the stage's main.go (the answer) instead of exercise/main.go")
-
 var bin string
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	dir := "."
-	if *answer {
-		dir = ".."
-	}
-	var cleanup func()
-	bin, cleanup = proc.BuildMain(dir)
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { proc.RunExercise(m, &bin) }
 
 const listening = `listening on (\S+) pid=(\d+)`
 

@@ -9,8 +9,6 @@
 package main
 
 import (
-	"flag"
-	"os"
 	"regexp"
 	"syscall"
 	"testing"
@@ -23,22 +21,9 @@ import (
 	"hotdeploy/internal/proc"
 )
 
-var answer = flag.Bool("answer", false, "test the stage's main.go (the answer) instead of exercise/main.go")
-
 var bin string
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	dir := "."
-	if *answer {
-		dir = ".."
-	}
-	var cleanup func()
-	bin, cleanup = proc.BuildMain(dir)
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { proc.RunExercise(m, &bin) }
 
 // TestSIGHUPStartsNewWorkerFirst: under load, SIGHUP to the master starts a
 // worker of generation 2, and only after that is the old worker sent

@@ -9,9 +9,7 @@
 package main
 
 import (
-	"flag"
 	"fmt"
-	"os"
 	"strconv"
 	"syscall"
 	"testing"
@@ -24,22 +22,9 @@ import (
 	"hotdeploy/internal/proc"
 )
 
-var answer = flag.Bool("answer", false, "test the stage's main.go (the answer) instead of exercise/main.go")
-
 var bin string
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	dir := "."
-	if *answer {
-		dir = ".."
-	}
-	var cleanup func()
-	bin, cleanup = proc.BuildMain(dir)
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { proc.RunExercise(m, &bin) }
 
 // startMaster starts the master on an OS-chosen port and waits until its
 // first worker serves. It returns the master, the address and the worker's

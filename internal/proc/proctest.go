@@ -1,6 +1,7 @@
 package proc
 
 import (
+	"flag"
 	"os"
 	"regexp"
 	"syscall"
@@ -30,6 +31,24 @@ func BuildMain(dir string, extra ...string) (bin string, cleanup func()) {
 		os.Exit(2)
 	}
 	return bin, func() { os.RemoveAll(tmp) }
+}
+
+// RunExercise is the TestMain of an exercise template (0N-*/exercise): it
+// builds the template in the current directory or, with the test flag
+// -answer, the stage's own main.go in "..", stores the binary's path in
+// *bin, runs the tests, removes the binary and exits with their result.
+func RunExercise(m *testing.M, bin *string) {
+	answer := flag.Bool("answer", false, "test the stage's main.go (the answer) instead of exercise/main.go")
+	flag.Parse()
+	dir := "."
+	if *answer {
+		dir = ".."
+	}
+	var cleanup func()
+	*bin, cleanup = BuildMain(dir)
+	code := m.Run()
+	cleanup()
+	os.Exit(code)
 }
 
 // StartT starts bin with args for test t. When the test ends, the process
