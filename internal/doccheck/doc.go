@@ -105,5 +105,8 @@
 // TestStageDiffsAreFresh (each stage's CHANGES.diff is what
 // scripts/stagediffs.sh writes, and its README names its size) and
 // TestAnswerPatchesApplyExactly (every answers/*.patch applies at the line
-// numbers it states, no offset or fuzz).
+// numbers it states, no offset or fuzz), and TestTwins: a translation
+// X.ja.md shows exactly the console blocks of X.md, with the same
+// directives, in the same order (only the prose is translated), and each
+// of the two links the other on the line under its title.
 package doccheck
