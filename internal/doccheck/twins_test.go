@@ -8,6 +8,27 @@ import (
 	"testing"
 )
 
+// studyGroupPath is every English doc a study group reads in the evening
+// and at home (docs/facilitator.md is the order). Each has a Japanese twin.
+var studyGroupPath = []string{
+	"README.md",
+	"docs/facilitator.md",
+	"docs/walkthrough.md",
+	"docs/worksheet.md",
+	"docs/worksheet-answers.md",
+	"docs/sequence.md",
+	"01-signals/README.md",
+	"01-signals/answers/ANSWERS.md",
+	"02-fd-inheritance/README.md",
+	"02-fd-inheritance/answers/ANSWERS.md",
+	"03-fork-exec/README.md",
+	"03-fork-exec/answers/ANSWERS.md",
+	"04-graceful-shutdown/README.md",
+	"04-graceful-shutdown/answers/ANSWERS.md",
+	"05-full-starter/README.md",
+	"05-full-starter/EXERCISES-answers.md",
+}
+
 // twinOf is the Japanese twin's path of an English doc: X.md → X.ja.md.
 func twinOf(en string) string { return strings.TrimSuffix(en, ".md") + ".ja.md" }
 
@@ -15,7 +36,8 @@ func twinOf(en string) string { return strings.TrimSuffix(en, ".md") + ".ja.md" 
 // X.ja.md) could drift apart unnoticed: when their console blocks, with
 // the directives before them, are not the same blocks in the same order
 // (a command added to one language and not the other), when either does
-// not link the other right under its title. TestDocs runs both files; this test makes sure
+// not link the other right under its title, or when a doc of the study
+// group's path has no twin. TestDocs runs both files; this test makes sure
 // they show the same thing.
 func TestTwins(t *testing.T) {
 	root := repoRoot(t)
@@ -23,6 +45,13 @@ func TestTwins(t *testing.T) {
 	has := map[string]bool{}
 	for _, f := range files {
 		has[filepath.ToSlash(f)] = true
+	}
+	for _, en := range studyGroupPath {
+		if !has[en] {
+			t.Errorf("%s: in the study group's path but not in the repository", en)
+		} else if !has[twinOf(en)] {
+			t.Errorf("%s: no Japanese twin %s", en, twinOf(en))
+		}
 	}
 	for _, f := range files {
 		f = filepath.ToSlash(f)
