@@ -161,6 +161,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		if l.shim, err = shimPath(); err != nil {
 			return err
 		}
+		l.ownPID, l.width = canStartWithOwnPID && os.Getenv(forceShimEnv) == "", pidWidth()
 	}
 	defer l.close() // before the sockets are closed and "exiting"
 	if notify, err = newNotifyDir(logf); err != nil {

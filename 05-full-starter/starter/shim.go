@@ -17,6 +17,12 @@ import (
 // of a worker; the worker never sees it.
 const shimEnv = "SERVER_STARTER_EXEC_SHIM"
 
+// forceShimEnv, set to anything in the starter's environment, makes it start
+// every worker that gets LISTEN_FDS through the exec shim, also on Linux
+// (where startWithOwnPID is the default): for systems where tracing one's
+// own children is not allowed, and to compare the two.
+const forceShimEnv = "START_SERVER_EXEC_SHIM"
+
 // shimArg0 is the exec shim's argv[0], what ps shows for a parked shim.
 const shimArg0 = "start_server-exec-shim"
 
@@ -24,7 +30,9 @@ const shimArg0 = "start_server-exec-shim"
 // started by the starter as its exec shim; then it never returns.
 //
 // Why a shim: systemd's LISTEN_PID must be the pid of the worker, known only
-// after fork, and Go cannot run code between fork and exec. So the starter
+// after fork, and Go cannot run code between fork and exec. On Linux the
+// launcher writes it into the stopped worker instead (startWithOwnPID);
+// where it cannot, or with START_SERVER_EXEC_SHIM set, the starter
 // starts its own executable, with the sockets already on their fds, as the
 // process that will become the next worker; the shim sets LISTEN_PID to its
 // own pid and execs the worker command. exec keeps the pid, the fds and the

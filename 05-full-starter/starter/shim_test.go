@@ -102,13 +102,17 @@ func fdsOf(t *testing.T, pid int) []string {
 	return out
 }
 
-// The restart path runs no Go runtime start: a shim is parked ahead of time,
+// forceShim makes a starter under test start its workers through the exec
+// shim, as where startWithOwnPID cannot work.
+var forceShim = []string{forceShimEnv + "=1"}
+
+// With the shim, the restart path runs no Go runtime start: a shim is parked ahead of time,
 // holding only what the worker gets (and its pipe), and becomes the next
 // worker, whose LISTEN_PID is its own pid, restart after restart.
 func TestRealParkedShimBecomesTheWorker(t *testing.T) {
 	t.Parallel()
 	skipWithoutProc(t)
-	p := startStarter(t, Config{Ports: []string{"127.0.0.1:0"}, Command: workerCmd("-dump", "-notify"), ReadyTimeout: 30 * time.Second})
+	p := startStarterEnv(t, Config{Ports: []string{"127.0.0.1:0"}, Command: workerCmd("-dump", "-notify"), ReadyTimeout: 30 * time.Second}, forceShim)
 	addr := p.boundAddr()
 	prevWorker := p.workerUp(1)
 	for gen := 2; gen <= 5; gen++ {
@@ -154,7 +158,7 @@ func TestRealParkedShimBecomesTheWorker(t *testing.T) {
 func TestRealParkedShimKilled(t *testing.T) {
 	t.Parallel()
 	skipWithoutProc(t)
-	p := startStarter(t, Config{Ports: []string{"127.0.0.1:0"}, Command: workerCmd("-dump", "-notify"), ReadyTimeout: 30 * time.Second})
+	p := startStarterEnv(t, Config{Ports: []string{"127.0.0.1:0"}, Command: workerCmd("-dump", "-notify"), ReadyTimeout: 30 * time.Second}, forceShim)
 	addr := p.boundAddr()
 	pid1 := p.workerUp(1)
 	parked := waitParked(t, p.PID(), 0)
@@ -179,7 +183,7 @@ func TestRealParkedShimEnds(t *testing.T) {
 	skipWithoutProc(t)
 	t.Run("TERM", func(t *testing.T) {
 		t.Parallel()
-		p := startStarter(t, Config{Ports: []string{"127.0.0.1:0"}, Command: workerCmd("-notify"), ReadyTimeout: 30 * time.Second})
+		p := startStarterEnv(t, Config{Ports: []string{"127.0.0.1:0"}, Command: workerCmd("-notify"), ReadyTimeout: 30 * time.Second}, forceShim)
 		pid := p.workerUp(1)
 		parked := waitParked(t, p.PID(), 0)
 		begin := time.Now()
@@ -191,7 +195,7 @@ func TestRealParkedShimEnds(t *testing.T) {
 	})
 	t.Run("SIGKILL", func(t *testing.T) {
 		t.Parallel()
-		p := startStarter(t, Config{Ports: []string{"127.0.0.1:0"}, Command: workerCmd("-notify"), ReadyTimeout: 30 * time.Second})
+		p := startStarterEnv(t, Config{Ports: []string{"127.0.0.1:0"}, Command: workerCmd("-notify"), ReadyTimeout: 30 * time.Second}, forceShim)
 		pid := p.workerUp(1)
 		parked := waitParked(t, p.PID(), 0)
 		p.SignalT(t, syscall.SIGKILL)

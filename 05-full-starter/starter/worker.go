@@ -1,6 +1,7 @@
 package starter
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,15 +13,20 @@ import (
 
 // launcher starts real workers: it is osSeam.start for Run.
 //
-// With socket activation in the fd plan, every worker is started through an
-// exec shim (see RunShimIfRequested), and the launcher keeps one shim parked
-// for the next start, so that a restart does not wait for a Go runtime to
-// start: it hands the parked shim the worker's argv and environment, and the
-// shim execs at once. The next one is started when the supervisor calls
-// prepare (a new worker was judged running), so that its start never takes
-// CPU from a worker that is starting; one that dies while parked is reaped
-// and replaced (at most one replacement a second). close ends the parked
-// one.
+// With socket activation in the fd plan, a worker's LISTEN_PID must be its
+// own pid, known only after fork. On Linux the launcher starts the worker
+// like any other and writes its pid into its environment while the kernel
+// holds it stopped right after the exec (startWithOwnPID): no extra process.
+// Where that cannot work (not Linux, a set-user-ID worker, or this process
+// may not trace its children, or START_SERVER_EXEC_SHIM=1), the worker is
+// started through an exec shim (see RunShimIfRequested), and the launcher
+// keeps one shim parked for the next start, so that a restart does not wait
+// for a Go runtime to start: it hands the parked shim the worker's argv and
+// environment, and the shim execs at once. The next one is started when the
+// supervisor calls prepare (a new worker was judged running), so that its
+// start never takes CPU from a worker that is starting; one that dies while
+// parked is reaped and replaced (at most one replacement a second). close
+// ends the parked one.
 type launcher struct {
 	command []string
 	dir     string
@@ -29,6 +35,7 @@ type launcher struct {
 	socks   []*boundSocket
 	plan    fdPlan
 	shim    string // the exec shim executable; used when plan.listenFDs > 0
+	width   int    // digits of the LISTEN_PID slot (pidWidth)
 	notify  *notifyDir
 	logf    func(string, ...any) // safe for concurrent use
 
@@ -37,6 +44,7 @@ type launcher struct {
 	doneC   <-chan struct{} // closed when Run returns: goroutines stop sending
 
 	mu         sync.Mutex
+	ownPID     bool           // workers with LISTEN_FDS start with startWithOwnPID, not through a shim
 	spare      *shimProc      // the parked shim, if any
 	spareTimer *time.Timer    // a spare is due to be started
 	refills    sync.WaitGroup // scheduled and running refills
@@ -82,8 +90,8 @@ func (p realProcess) Signal(sig syscall.Signal) error { return p.cmd.Process.Sig
 // environment of workerEnv (envdir re-read now), fds 0-2 of the starter (or
 // a socket where "=FD" says 0-2), the sockets on their planned fds and
 // nothing else (every other fd of the starter is close-on-exec), and the
-// working directory --dir. With socket activation in the plan it is started
-// through an exec shim, so that LISTEN_PID is its own pid.
+// working directory --dir. With socket activation in the plan, LISTEN_PID
+// is its own pid (see launcher).
 //
 // A goroutine reaps the worker (Wait) and then sends its exitEvent on exitC,
 // and closes its NOTIFY_SOCKET; every started worker is reaped.
@@ -103,23 +111,63 @@ func (l *launcher) start(gen int) (process, error) {
 		base: l.baseEnv, overlay: overlay, port: portVar(l.socks), gen: gen,
 		notify: notifyPath, listenFDs: l.plan.listenFDs, fdNames: l.plan.names,
 	})
-	if l.plan.listenFDs > 0 {
-		return l.startViaShim(env, closeNotify)
-	}
 	cmd := exec.Command(l.command[0], l.command[1:]...)
 	cmd.Env = env
 	l.setFiles(cmd)
-	if err := cmd.Start(); err != nil {
-		closeNotify()
-		return nil, fmt.Errorf("start %s: %w", l.command[0], err)
+	if l.plan.listenFDs == 0 {
+		if err := cmd.Start(); err != nil {
+			closeNotify()
+			return nil, fmt.Errorf("start %s: %w", l.command[0], err)
+		}
+		return l.reap(cmd, closeNotify), nil
 	}
+	if l.useOwnPID(cmd.Path) {
+		cmd.Env = append(env, pidSlot(l.width))
+		err := startWithOwnPID(cmd, l.width)
+		if err == nil {
+			return l.reap(cmd, closeNotify), nil
+		}
+		if !errors.Is(err, syscall.EPERM) {
+			closeNotify()
+			return nil, fmt.Errorf("start %s: %w", l.command[0], err)
+		}
+		l.mu.Lock()
+		l.ownPID = false
+		l.mu.Unlock()
+		l.logf("cannot trace worker %s to set its LISTEN_PID (%v): starting workers through the exec shim from now on", l.command[0], err)
+	}
+	return l.startViaShim(env, closeNotify)
+}
+
+// useOwnPID says whether the worker at path is started with
+// startWithOwnPID. A set-user-ID or set-group-ID worker is not: the kernel
+// would not raise the privileges of a traced exec.
+func (l *launcher) useOwnPID(path string) bool {
+	l.mu.Lock()
+	own := l.ownPID
+	l.mu.Unlock()
+	if !own {
+		return false
+	}
+	fi, err := os.Stat(path)
+	return err != nil || fi.Mode()&(os.ModeSetuid|os.ModeSetgid) == 0
+}
+
+// reap starts a goroutine that reaps the started cmd, closes its
+// NOTIFY_SOCKET (closeNotify) and reports its exit on exitC.
+func (l *launcher) reap(cmd *exec.Cmd, closeNotify func()) process {
 	go func() {
 		err := cmd.Wait()
 		closeNotify()
 		l.sendExit(cmd, err)
 	}()
-	return realProcess{cmd}, nil
+	return realProcess{cmd}
 }
+
+// pidSlot is the LISTEN_PID variable startWithOwnPID fills in: width
+// placeholder digits, replaced by the pid and NULs (so that
+// /proc/PID/environ of such a worker ends with a few empty strings).
+func pidSlot(width int) string { return envListenPID + "=" + strings.Repeat("0", width) }
 
 // setFiles gives cmd the worker's working directory, stdio and sockets.
 func (l *launcher) setFiles(cmd *exec.Cmd) {
@@ -293,7 +341,10 @@ func (l *launcher) reapShim(sh *shimProc) {
 // one and none is parked yet: it is osSeam.prepare, called once a new
 // worker runs. It does not block (the shim starts in a goroutine).
 func (l *launcher) prepare() {
-	if l.plan.listenFDs > 0 {
+	l.mu.Lock()
+	own := l.ownPID
+	l.mu.Unlock()
+	if l.plan.listenFDs > 0 && !own {
 		l.scheduleSpare(0)
 	}
 }
