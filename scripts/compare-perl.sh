@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Compare Perl's start_server (Server::Starter 0.35) with ours, like with like:
 # the same Perl-protocol worker (05-full-starter/internal/perlworker, silent)
-# under both, ours also with the socket on fd 4 (no LISTEN_FDS, no exec shim)
+# under both, ours also with the socket on fd 4 (no LISTEN_FDS, so no LISTEN_PID)
 # and with the example worker (READY=1), the bare workers as the floor; same
 # load (internal/load), loopback, OS-chosen ports. Prints a Markdown table
 # (see 05-full-starter/internal/comparebench for what each row measures);

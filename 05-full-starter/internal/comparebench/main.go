@@ -8,7 +8,7 @@
 //     (05-full-starter/internal/perlworker: SERVER_STARTER_PORT only, never
 //     READY=1), so both judge it by --interval (1 s);
 //   - ours with that worker and the socket on "=4", which leaves fd 3 empty,
-//     so LISTEN_FDS is not set and no exec shim is needed: the baseline for
+//     so LISTEN_FDS is not set and no LISTEN_PID is needed: the baseline for
 //     what LISTEN_PID costs;
 //   - ours with the example worker, which says READY=1, with the default fds
 //     and with "=4".
@@ -716,7 +716,8 @@ func fdPhase(cfg config, results map[*variant]*result) error {
 		defer in.stop()
 		// Counted after a quiet second, so that what a restart closes
 		// asynchronously (the old worker's NOTIFY_SOCKET once it is reaped)
-		// is closed and the next exec shim is parked (its pipe is open).
+		// is closed (and, where workers start through the exec shim, the next
+		// one is parked: its pipe is open).
 		count := func() int {
 			time.Sleep(time.Second)
 			e, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", in.p.PID()))
