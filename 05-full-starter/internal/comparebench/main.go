@@ -42,10 +42,12 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -130,6 +132,7 @@ func main() {
 	for _, v := range cfg.variants {
 		results[v] = &result{errs: map[bool]string{}}
 	}
+	go stopOnSignal()
 	floors, err := floorPhase(cfg)
 	check(err)
 	check(latencyPhase(cfg, results))
@@ -144,11 +147,20 @@ func main() {
 	printTable(cfg, floors, bare, results)
 }
 
+// check exits 1 on err, unless an interrupt is being handled: then
+// stopOnSignal exits, once every starter is stopped (the error is likely
+// one of them stopping under a phase).
 func check(err error) {
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "comparebench:", err)
-		os.Exit(1)
+	if err == nil {
+		return
 	}
+	select {
+	case <-interrupted:
+		select {}
+	default:
+	}
+	fmt.Fprintln(os.Stderr, "comparebench:", err)
+	os.Exit(1)
 }
 
 func progress(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
@@ -160,6 +172,44 @@ type instance struct {
 	dir                 string
 	statusFile, pidFile string
 	addr                string
+	stopOnce            sync.Once
+}
+
+// interrupted is closed when stopOnSignal starts stopping everything.
+var interrupted = make(chan struct{})
+
+// live are the instances running now: what an interrupted comparison stops.
+var live = struct {
+	sync.Mutex
+	m map[*instance]bool
+}{m: map[*instance]bool{}}
+
+// stopOnSignal waits for SIGINT, SIGTERM or SIGHUP to this program, then
+// stops every running starter (their workers with them) and removes their
+// directories, and exits 1. Without it an interrupted comparison would leave
+// its starters running: each is in a process group of its own.
+func stopOnSignal() {
+	sigC := make(chan os.Signal, 1)
+	signal.Notify(sigC, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	sig := <-sigC
+	close(interrupted)
+	live.Lock()
+	var all []*instance
+	for in := range live.m {
+		all = append(all, in)
+	}
+	live.Unlock()
+	progress("comparebench: %v: stopping the %d starters it runs", sig, len(all))
+	var wg sync.WaitGroup
+	for _, in := range all {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			in.stop()
+		}()
+	}
+	wg.Wait()
+	os.Exit(1)
 }
 
 func start(cfg config, v *variant) (*instance, error) {
@@ -170,8 +220,12 @@ func start(cfg config, v *variant) (*instance, error) {
 	in := &instance{v: v, dir: dir, statusFile: filepath.Join(dir, "status"), pidFile: filepath.Join(dir, "pid")}
 	in.p, err = proc.Start(v.bin, "--port="+v.port, "--status-file="+in.statusFile, "--pid-file="+in.pidFile, "--", v.worker)
 	if err != nil {
+		os.RemoveAll(dir)
 		return nil, err
 	}
+	live.Lock()
+	live.m[in] = true
+	live.Unlock()
 	if _, err := in.waitStatus(cfg.timeout, func(st map[int]int) bool { return st[1] != 0 }); err != nil {
 		in.stop()
 		return nil, err
@@ -183,13 +237,20 @@ func start(cfg config, v *variant) (*instance, error) {
 	return in, nil
 }
 
+// stop stops the starter (TERM, then KILL to its group after 30 s) and
+// removes its directory. Safe to call more than once and concurrently.
 func (in *instance) stop() {
-	_, _ = in.p.Stop(30 * time.Second)
-	if left := in.p.Survivors(); len(left) > 0 {
-		progress("comparebench: pid %d left %v behind; killing them", in.p.PID(), left)
-		in.p.KillGroup()
-	}
-	os.RemoveAll(in.dir)
+	in.stopOnce.Do(func() {
+		_, _ = in.p.Stop(30 * time.Second)
+		if left := in.p.Survivors(); len(left) > 0 {
+			progress("comparebench: pid %d left %v behind; killing them", in.p.PID(), left)
+			in.p.KillGroup()
+		}
+		os.RemoveAll(in.dir)
+		live.Lock()
+		delete(live.m, in)
+		live.Unlock()
+	})
 }
 
 func (in *instance) waitStatus(timeout time.Duration, cond func(map[int]int) bool) (map[int]int, error) {
