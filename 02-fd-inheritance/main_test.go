@@ -3,6 +3,7 @@ package main
 import (
 	"net"
 	"os"
+	"regexp"
 	"runtime"
 	"strconv"
 	"syscall"
@@ -143,7 +144,25 @@ func TestHUPDuringReexecIsSurvived(t *testing.T) {
 		}
 		time.Sleep(200 * time.Microsecond)
 	}
-	// A re-exec may still be under way: the requests wait in the accept queue.
+	// The last HUPs may still start a re-exec, which cuts the connection it
+	// has accepted (this stage's lesson, TestReexecCutsRequestInFlight):
+	// wait until the newest image says it listens and nothing new has been
+	// printed for 300 ms, then load.
+	deadline := time.Now().Add(proc.ReadyTimeout)
+	for prev := -1; ; time.Sleep(300 * time.Millisecond) {
+		lines := p.Lines()
+		n := len(lines)
+		if n == prev && regexp.MustCompile(listening).MatchString(lines[n-1]) {
+			break
+		}
+		prev = n
+		select {
+		case <-p.Done():
+			t.Fatalf("the process died during the HUP burst: %v", p.Output())
+		default:
+		}
+		require.False(t, time.Now().After(deadline), "the re-execs did not settle: %v", p.Output())
+	}
 	run, err := load.Start(load.Config{Addr: addr, Clients: 1, MaxRequests: 3, MaxDuration: 20 * time.Second, Timeout: 10 * time.Second})
 	require.NoError(t, err)
 	rep := run.Wait()
