@@ -47,6 +47,8 @@ Options (beyond Server::Starter):
                             drain deadline
   --path-mode=MODE          permissions of the --path sockets, octal (0600: only
                             start_server's user; Perl's are 0777)
+  --listen-fds              also give workers systemd's LISTEN_FDS, LISTEN_FDNAMES
+                            and LISTEN_PID (started through an exec shim)
 
 Exit status: 0 done; 1 the supervisor or --restart/--stop failed (a port in
   use, a held pid file, ...); 2 a wrong command line (nothing was started).
@@ -56,6 +58,6 @@ Environment: ENVDIR, ENABLE_AUTO_RESTART, AUTO_RESTART_INTERVAL, KILL_OLD_DELAY
   in the envdir win over both.
 
 Workers get SERVER_STARTER_PORT ("127.0.0.1:8080=3;/tmp/app.sock=4"),
-SERVER_STARTER_GENERATION, LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES and
-NOTIFY_SOCKET. See 05-full-starter/README.md.
+SERVER_STARTER_GENERATION and NOTIFY_SOCKET (and with --listen-fds, LISTEN_FDS,
+LISTEN_PID, LISTEN_FDNAMES). See 05-full-starter/README.md.
 `

@@ -29,9 +29,6 @@ const (
 )
 
 func main() {
-	// When this process is the exec shim for a worker (it sets LISTEN_PID to
-	// its own PID, then execs the worker), this call never returns.
-	starter.RunShimIfRequested()
 	if len(os.Args) > 1 && os.Args[1] == demoWorkerArg {
 		os.Exit(demoWorker(os.Args[2:]))
 	}

@@ -26,6 +26,7 @@ type options struct {
 	enableAutoRestart                           bool
 
 	restart, stop, daemonize, help, version bool
+	listenFDs                               bool
 }
 
 // optKind says what an option takes.
@@ -49,7 +50,7 @@ type optSpec struct {
 }
 
 // ours are the options Server::Starter does not have.
-var ours = map[string]bool{"ready-timeout": true, "kill-timeout": true, "path-mode": true}
+var ours = map[string]bool{"ready-timeout": true, "kill-timeout": true, "path-mode": true, "probation": true, "listen-fds": true}
 
 // optionTable lists every option of start_server: Server::Starter's, with
 // the same names and meanings, then ours.
@@ -78,6 +79,7 @@ var optionTable = []optSpec{
 	{"kill-timeout", negSecondsOpt, func(o *options, v string) error { return setSeconds(&o.killTimeout, v, true) }},
 	{"path-mode", stringOpt, func(o *options, v string) error { return setMode(&o.pathMode, v) }},
 	{"probation", secondsOpt, func(o *options, v string) error { return setSeconds(&o.probation, v, false) }},
+	{"listen-fds", flagOpt, func(o *options, _ string) error { o.listenFDs = true; return nil }},
 }
 
 // usageError is a command line that cannot be run as given; start_server

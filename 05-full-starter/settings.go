@@ -42,6 +42,8 @@ func buildConfig(o *options, getenv func(string) string) (starter.Config, error)
 		Paths:   o.paths,
 		Command: o.command,
 		Dir:     o.dir,
+
+		ListenFDs: o.listenFDs,
 	}
 	for _, s := range []struct {
 		opt, value string

@@ -1,13 +1,3 @@
-// Package starter is the supervisor of start_server: it binds the listening
-// sockets once, starts the worker command with those sockets inherited, and
-// replaces workers on SIGHUP without ever closing the sockets, so that no
-// client is refused during a deploy. It speaks Server::Starter's protocol
-// (SERVER_STARTER_PORT, SERVER_STARTER_GENERATION) and systemd's
-// (LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES, NOTIFY_SOCKET) to its workers.
-//
-// System calls go through golang.org/x/sys/unix; package syscall appears
-// only for the types the standard library takes (syscall.Signal,
-// syscall.WaitStatus, syscall.SysProcAttr, syscall.ForkLock).
 package starter
 
 import (
@@ -62,6 +52,13 @@ type Config struct {
 	StatusFile string // --status-file: "GEN:PID\n" per live worker, replaced atomically
 
 	// Beyond Server::Starter.
+
+	// ListenFDs gives workers systemd's socket-activation variables
+	// (--listen-fds): LISTEN_FDS, LISTEN_FDNAMES and LISTEN_PID, the last
+	// set by the exec shim workers are then started through (package
+	// systemd). Off, workers find their sockets in SERVER_STARTER_PORT
+	// alone, as under Perl's start_server.
+	ListenFDs bool
 
 	// ReadyTimeout, when positive, requires every worker to send READY=1 on
 	// NOTIFY_SOCKET within this time; one that does not is killed and counted

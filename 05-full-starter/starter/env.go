@@ -7,18 +7,21 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"hotdeploy/05-full-starter/starter/systemd"
 )
 
 // The variables a worker gets from the starter.
 const (
-	envPort         = "SERVER_STARTER_PORT"
-	envGeneration   = "SERVER_STARTER_GENERATION"
-	envNotifySocket = "NOTIFY_SOCKET"
+	envPort       = "SERVER_STARTER_PORT"
+	envGeneration = "SERVER_STARTER_GENERATION"
 )
 
-// ownVars are the variables the starter sets itself; whatever the starter's
-// own environment or the envdir says about them is dropped.
-var ownVars = []string{envPort, envGeneration, envNotifySocket, envListenFDs, envListenPID, envListenFDNames, shimEnv}
+// ownVars are the variables the starter sets itself (or, for LISTEN_PID, the
+// exec shim); whatever the starter's own environment or the envdir says
+// about them is dropped.
+var ownVars = []string{envPort, envGeneration, systemd.EnvNotifySocket,
+	systemd.EnvListenFDs, systemd.EnvListenPID, systemd.EnvListenFDNames}
 
 // workerEnvSpec is what one worker's environment is made of.
 type workerEnvSpec struct {
@@ -27,15 +30,16 @@ type workerEnvSpec struct {
 	port      string            // SERVER_STARTER_PORT value (portVar)
 	gen       int
 	notify    string   // NOTIFY_SOCKET path ("" = not set)
-	listenFDs int      // LISTEN_FDS; 0 = no socket-activation variables
+	listenFDs int      // LISTEN_FDS (--listen-fds); 0 = no socket-activation variables
 	fdNames   []string // LISTEN_FDNAMES
 }
 
 // workerEnv builds a worker's environment: the starter's environment, with
 // the envdir variables replacing or adding to it, then the starter's own
-// variables. SERVER_STARTER_PORT is always set (empty without sockets).
-// LISTEN_PID is not set here: only the worker knows its pid, so the exec shim
-// adds it (see RunShimIfRequested).
+// variables. Every other entry is passed as it is, byte for byte (names such
+// as "X.Y" or "a-b" too). SERVER_STARTER_PORT is always set (empty without
+// sockets). LISTEN_PID is not set here: only the worker knows its pid, so
+// the exec shim adds it (package systemd).
 func workerEnv(s workerEnvSpec) []string {
 	drop := map[string]bool{}
 	for _, k := range ownVars {
@@ -58,12 +62,12 @@ func workerEnv(s workerEnvSpec) []string {
 	}
 	env = append(env, envPort+"="+s.port, envGeneration+"="+strconv.Itoa(s.gen))
 	if s.notify != "" {
-		env = append(env, envNotifySocket+"="+s.notify)
+		env = append(env, systemd.EnvNotifySocket+"="+s.notify)
 	}
 	if s.listenFDs > 0 {
 		env = append(env,
-			envListenFDs+"="+strconv.Itoa(s.listenFDs),
-			envListenFDNames+"="+strings.Join(s.fdNames, ":"))
+			systemd.EnvListenFDs+"="+strconv.Itoa(s.listenFDs),
+			systemd.EnvListenFDNames+"="+strings.Join(s.fdNames, ":"))
 	}
 	return env
 }

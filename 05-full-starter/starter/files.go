@@ -38,10 +38,14 @@ var beforePIDLock func()
 // error: --stop and --restart could not find the server. The file is then
 // removed — this process holds its lock, so it is nobody else's, and what
 // is in it is not a pid.
+// It returns nil for an empty path; its errors are *FieldError.
 func acquirePIDFile(path string) (*pidFile, error) {
+	if path == "" {
+		return nil, nil
+	}
 	f, err := lockPIDPath(path)
 	if err != nil {
-		return nil, err
+		return nil, &FieldError{Field: "PIDFile", Value: path, Err: err}
 	}
 	err = f.Truncate(0)
 	if err == nil {
@@ -53,7 +57,7 @@ func acquirePIDFile(path string) (*pidFile, error) {
 		if errors.As(err, &pe) {
 			err = pe.Err // the caller names the file
 		}
-		return nil, fmt.Errorf("write: %w", err)
+		return nil, &FieldError{Field: "PIDFile", Value: path, Err: fmt.Errorf("write: %w", err)}
 	}
 	return &pidFile{path: path, f: f}, nil
 }

@@ -110,7 +110,8 @@ func TestRealZeroErrorsUnderLoad(t *testing.T) {
 }
 
 // Socket activation into the starter: systemd-socket-activate passes a
-// unix socket; the starter adopts it, its key is its path, its name stays.
+// unix socket; the starter adopts it, its key is its path, its name stays
+// (passed on with --listen-fds).
 func TestRealSocketActivation(t *testing.T) {
 	t.Parallel()
 	ssa, err := exec.LookPath("systemd-socket-activate")
@@ -118,7 +119,7 @@ func TestRealSocketActivation(t *testing.T) {
 		t.Skip("systemd-socket-activate not installed")
 	}
 	path := filepath.Join(t.TempDir(), "act.sock")
-	b, err := json.Marshal(Config{Command: workerCmd("-dump"), Interval: 100 * time.Millisecond})
+	b, err := json.Marshal(Config{Command: workerCmd("-dump"), Interval: 100 * time.Millisecond, ListenFDs: true})
 	require.NoError(t, err)
 	exe, err := os.Executable()
 	require.NoError(t, err)

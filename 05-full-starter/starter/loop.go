@@ -12,11 +12,20 @@ import (
 	"time"
 )
 
-// wstate is where a worker is in its life.
+// wstate is where a worker is in its life (docs/sequence.md draws it):
+//
+//	starting ──READY=1 (nothing older runs, or no probation), or alive at judgeAt──▶ current
+//	starting ──READY=1──▶ probation ──alive at probationEnd──▶ current
+//	current ──a newer one became current──▶ old ──signalAt──▶ signalled ──killAt──▶ SIGKILL
+//
+// A worker leaves the list when it is reaped, in any state; a starting or
+// probation worker that exits is a failed start, and the generation before
+// it stays current.
 type wstate int
 
 const (
-	stStarting  wstate = iota // started, not yet judged running
+	stStarting  wstate = iota // started, not yet judged running: judgeAt
+	stProbation               // sent READY=1; the old generation stays current until probationEnd
 	stCurrent                 // running: the generation that serves
 	stOld                     // replaced by a newer one; signalled at signalAt
 	stSignalled               // sent its stop signal; SIGKILL at killAt
@@ -25,17 +34,18 @@ const (
 // worker is the supervisor's record of one started worker, from start until
 // it has been reaped.
 type worker struct {
-	gen       int
-	proc      process
-	state     wstate
-	startedAt time.Time
-	judgeAt   time.Time // stStarting: Interval (or ReadyTimeout, or the probation) runs out
-	readyAt   time.Time // stStarting: READY=1 arrived, the probation runs until judgeAt
-	runningAt time.Time // when judged running; zero = never (not in the status file)
-	signalAt  time.Time // stOld: when to send SignalOnHUP
-	stopSig   syscall.Signal
-	killAt    time.Time // stSignalled: SIGKILL then; zero = never
-	killed    bool      // SIGKILL sent
+	gen          int
+	proc         process
+	state        wstate
+	startedAt    time.Time
+	judgeAt      time.Time // stStarting: Interval (or ReadyTimeout) runs out
+	readyAt      time.Time // stProbation: when READY=1 arrived
+	probationEnd time.Time // stProbation: promoted then
+	runningAt    time.Time // when judged running; zero = never (not in the status file)
+	signalAt     time.Time // stOld: when to send SignalOnHUP
+	stopSig      syscall.Signal
+	killAt       time.Time // stSignalled: SIGKILL then; zero = never
+	killed       bool      // SIGKILL sent
 }
 
 // settings is the resolved configuration the loop works with.
@@ -55,13 +65,13 @@ type settings struct {
 }
 
 // supervisor is the state of start_server's event loop. Exactly one
-// goroutine (the one in run) calls its methods; nothing in it is locked.
+// goroutine (the one in loop) calls its methods; nothing in it is locked.
 //
 // Its event methods (onSignal, onExit, onNotify, onTimer) take the current
 // time as an argument and never block, so tests drive it step by step with
 // fake processes and a fake clock.
 type supervisor struct {
-	set  settings
+	cfg  settings
 	os   osSeam
 	logf func(format string, args ...any)
 
@@ -77,12 +87,52 @@ type supervisor struct {
 	stopping      bool
 }
 
-// early handles the signals that are already waiting in sigC before the
+// loop is the event loop: it handles the signals already waiting (handleEarlySignals),
+// starts the first worker unless one of them was TERM or INT, then handles
+// signals, worker exits, readiness messages and deadlines, one at a time, until a
+// shutdown (TERM, INT, or ctx cancelled, which counts as TERM) has reaped
+// every worker. It blocks until then. The channels belong to the caller;
+// loop only receives from them.
+func (s *supervisor) loop(ctx context.Context, sigC <-chan os.Signal, exitC <-chan exitEvent, notifyC <-chan notifyEvent) {
+	s.handleEarlySignals(sigC, s.os.now())
+	if !s.stopping {
+		s.startWorker(s.os.now())
+	}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	ctxDone := ctx.Done()
+	for !s.finished() {
+		var timerC <-chan time.Time
+		if at, ok := s.nextDeadline(); ok {
+			timer.Reset(max(0, at.Sub(s.os.now())))
+			timerC = timer.C
+		}
+		select {
+		case sig := <-sigC:
+			if ss, ok := sig.(syscall.Signal); ok {
+				s.onSignal(ss, s.os.now())
+			}
+		case ev := <-exitC:
+			s.onExit(ev.pid, ev.status, s.os.now())
+		case ev := <-notifyC:
+			s.onNotify(ev, s.os.now())
+		case <-timerC:
+			s.onTimer(s.os.now())
+		case <-ctxDone:
+			ctxDone = nil
+			s.shutdown(syscall.SIGTERM, s.os.now())
+		}
+		timer.Stop()
+	}
+}
+
+// handleEarlySignals handles the signals that are already waiting in sigC before the
 // first worker is started (they arrived while Run was setting up): TERM and
 // INT shut down, so that no worker is started at all; a HUP is coalesced
 // with the first start, which runs the current code anyway. It does not
 // block.
-func (s *supervisor) early(sigC <-chan os.Signal, now time.Time) {
+func (s *supervisor) handleEarlySignals(sigC <-chan os.Signal, now time.Time) {
 	for {
 		select {
 		case sig := <-sigC:
@@ -100,71 +150,9 @@ func (s *supervisor) early(sigC <-chan os.Signal, now time.Time) {
 	}
 }
 
-// begin starts the first worker.
-func (s *supervisor) begin(now time.Time) { s.startWorker(now) }
-
 // finished reports whether the loop is done: shutting down and every
 // worker reaped.
 func (s *supervisor) finished() bool { return s.stopping && len(s.workers) == 0 }
-
-// startWorker starts the next generation and makes it the pending one.
-func (s *supervisor) startWorker(now time.Time) {
-	s.gen++
-	p, err := s.os.start(s.gen)
-	if err != nil {
-		s.writeFailed(s.gen, err.Error())
-		s.logf("failed to start worker (generation %d): %v", s.gen, err)
-		s.failedStart(now)
-		return
-	}
-	w := &worker{gen: s.gen, proc: p, state: stStarting, startedAt: now}
-	if s.set.readyTimeout > 0 {
-		w.judgeAt = now.Add(s.set.readyTimeout)
-	} else {
-		w.judgeAt = now.Add(s.set.interval)
-	}
-	s.workers = append(s.workers, w)
-	s.pending = w
-	s.logf("starting new worker %d", p.Pid())
-}
-
-// failedStart counts a failed start and schedules the next attempt with
-// exponential backoff — or at once if a restart was asked for while the
-// failed worker was being judged. The running generation, if any, keeps
-// serving.
-func (s *supervisor) failedStart(now time.Time) {
-	s.failures++
-	if s.queued {
-		s.queued = false
-		s.logf("starting the restart that was asked for meanwhile")
-		s.startWorker(now)
-		return
-	}
-	d := s.backoff(s.failures)
-	s.retryAt = now.Add(d)
-	s.logf("retrying in %v (%d failed start(s) in a row)", d, s.failures)
-}
-
-// writeFailed writes the failure marker for Restart (see failedFile),
-// before the failure is logged, so that the log line means "recorded".
-func (s *supervisor) writeFailed(gen int, reason string) {
-	if s.set.statusFile == "" {
-		return
-	}
-	if err := writeAtomic(failedFile(s.set.statusFile), fmt.Sprintf("%d %s\n", gen, reason)); err != nil {
-		s.logf("%v", err)
-	}
-}
-
-// backoff is the delay before attempt n+1 after n failures: backoffMin
-// doubling, at most backoffMax.
-func (s *supervisor) backoff(n int) time.Duration {
-	d := s.set.backoffMin
-	for i := 1; i < n && d < s.set.backoffMax; i++ {
-		d *= 2
-	}
-	return min(d, s.set.backoffMax)
-}
 
 // onSignal handles a signal to the starter: HUP restarts, TERM and INT
 // shut down, anything else is ignored.
@@ -196,32 +184,154 @@ func (s *supervisor) restart(now time.Time) {
 	s.startWorker(now)
 }
 
-// shutdown forwards the stop signal to every worker (SignalOnTERM for TERM,
-// TERM for INT, as Perl does) and from now on only waits for them to exit.
-func (s *supervisor) shutdown(sig syscall.Signal, now time.Time) {
-	if s.stopping {
-		s.logf("received %s while shutting down, still waiting for workers:%s", signalName(sig), s.pids(s.workers))
+// startWorker starts the next generation and makes it the pending one.
+func (s *supervisor) startWorker(now time.Time) {
+	s.gen++
+	p, err := s.os.start(s.gen)
+	if err != nil {
+		s.writeFailed(s.gen, err.Error())
+		if errors.Is(err, errStartPath) {
+			s.queued = false
+			s.logf("failed to start worker (generation %d): %v; not retrying until the next HUP", s.gen, err)
+			return
+		}
+		s.logf("failed to start worker (generation %d): %v", s.gen, err)
+		s.failedStart(now)
 		return
 	}
-	s.stopping = true
-	s.up("STOPPING=1")
-	if s.os.stopping != nil {
-		s.os.stopping() // the parked exec shim goes at once
+	w := &worker{gen: s.gen, proc: p, state: stStarting, startedAt: now}
+	if s.cfg.readyTimeout > 0 {
+		w.judgeAt = now.Add(s.cfg.readyTimeout)
+	} else {
+		w.judgeAt = now.Add(s.cfg.interval)
 	}
-	s.retryAt, s.autoRestartAt, s.queued = time.Time{}, time.Time{}, false
-	stop := syscall.SIGTERM
-	if sig == syscall.SIGTERM {
-		stop = s.set.signalOnTERM
+	s.workers = append(s.workers, w)
+	s.pending = w
+	s.logf("starting new worker %d", p.Pid())
+}
+
+// failedStart counts a failed start and schedules the next attempt with
+// exponential backoff — or at once if a restart was asked for while the
+// failed worker was being judged. The running generation, if any, keeps
+// serving.
+func (s *supervisor) failedStart(now time.Time) {
+	s.failures++
+	if s.queued {
+		s.queued = false
+		s.logf("starting the restart that was asked for meanwhile")
+		s.startWorker(now)
+		return
 	}
-	s.logf("received %s, sending %s to all workers:%s", signalName(sig), signalName(stop), s.pids(s.workers))
-	for _, w := range s.workers {
-		// An old worker draining after that very signal is not sent it
-		// again: to a draining worker a second one means "cut the
-		// connections now" (Ctrl-C twice). Its KillTimeout still runs.
-		if w.state == stSignalled && w.stopSig == stop {
-			continue
+	d := s.backoff(s.failures)
+	s.retryAt = now.Add(d)
+	s.logf("retrying in %v (%d failed start(s) in a row)", d, s.failures)
+}
+
+// writeFailed writes the failure marker for Restart (see failedFile),
+// before the failure is logged, so that the log line means "recorded".
+func (s *supervisor) writeFailed(gen int, reason string) {
+	if s.cfg.statusFile == "" {
+		return
+	}
+	if err := writeAtomic(failedFile(s.cfg.statusFile), fmt.Sprintf("%d %s\n", gen, reason)); err != nil {
+		s.logf("%v", err)
+	}
+}
+
+// backoff is the delay before attempt n+1 after n failures: backoffMin
+// doubling, at most backoffMax.
+func (s *supervisor) backoff(n int) time.Duration {
+	d := s.cfg.backoffMin
+	for i := 1; i < n && d < s.cfg.backoffMax; i++ {
+		d *= 2
+	}
+	return min(d, s.cfg.backoffMax)
+}
+
+// onNotify handles a NOTIFY_SOCKET message from worker generation ev.gen.
+func (s *supervisor) onNotify(ev notifyEvent, now time.Time) {
+	i := slices.IndexFunc(s.workers, func(w *worker) bool { return w.gen == ev.gen })
+	if i < 0 {
+		return
+	}
+	w := s.workers[i]
+	if ev.msg.status != "" {
+		s.logf("worker %d status: %s", w.proc.Pid(), ev.msg.status)
+	}
+	if ev.msg.stopping {
+		s.logf("worker %d is stopping", w.proc.Pid())
+	}
+	if ev.msg.ready && w == s.pending && !s.stopping && w.state == stStarting {
+		took := now.Sub(w.startedAt).Round(time.Millisecond)
+		if s.current == nil || s.cfg.probation <= 0 {
+			s.logf("new worker %d is ready (READY=1 after %v)", w.proc.Pid(), took)
+			s.promote(now)
+			return
 		}
-		s.signal(w, stop, now)
+		// Probation: the new worker serves from now on (it accepts on the
+		// shared sockets), but the old generation stays current, and is
+		// not signalled, until the new one has stayed alive this long.
+		w.state, w.readyAt, w.probationEnd = stProbation, now, now.Add(s.cfg.probation)
+		s.logf("new worker %d is ready (READY=1 after %v); the old generation is signalled after a probation of %v",
+			w.proc.Pid(), took, s.cfg.probation)
+	}
+}
+
+// promote makes the pending worker the running generation and schedules
+// the signal to the one it replaces after KillOldDelay.
+func (s *supervisor) promote(now time.Time) {
+	w := s.pending
+	s.pending = nil
+	w.state, w.runningAt = stCurrent, now
+	prev := s.current
+	s.current = w
+	s.failures = 0
+	if s.cfg.statusFile != "" {
+		os.Remove(failedFile(s.cfg.statusFile))
+	}
+	s.writeStatus() // before the log lines, so that they mean "done"
+	if prev != nil {
+		prev.state, prev.signalAt = stOld, now.Add(s.cfg.killOldDelay)
+		var old []*worker
+		for _, o := range s.workers {
+			if o.state == stOld {
+				old = append(old, o)
+			}
+		}
+		s.logf("new worker is now running, sending %s to old workers:%s", signalName(s.cfg.signalOnHUP), s.pids(old))
+		if s.cfg.killOldDelay > 0 {
+			s.logf("sleeping %s secs before killing old workers", secs(s.cfg.killOldDelay))
+		}
+	} else {
+		s.logf("new worker %d is now running", w.proc.Pid())
+	}
+	s.notifyUpstream(fmt.Sprintf("READY=1\nSTATUS=generation %d (pid %d) running", w.gen, w.proc.Pid()))
+	if s.cfg.autoRestart {
+		s.autoRestartAt = now.Add(s.cfg.autoRestartInterval)
+	}
+	s.signalDueOld(now)
+	if s.queued {
+		s.queued = false
+		s.logf("starting the restart that was asked for meanwhile")
+		s.startWorker(now)
+	}
+}
+
+// signalDueOld sends SignalOnHUP to the old workers whose KillOldDelay has
+// passed.
+func (s *supervisor) signalDueOld(now time.Time) {
+	var due []*worker
+	for _, w := range s.workers {
+		if w.state == stOld && !now.Before(w.signalAt) {
+			due = append(due, w)
+		}
+	}
+	if len(due) == 0 {
+		return
+	}
+	s.logf("killing old workers")
+	for _, w := range due {
+		s.signal(w, s.cfg.signalOnHUP, now)
 	}
 }
 
@@ -231,10 +341,44 @@ func (s *supervisor) signal(w *worker, sig syscall.Signal, now time.Time) {
 		s.logf("failed to send %s to worker %d: %v", signalName(sig), w.proc.Pid(), err)
 	}
 	w.state, w.stopSig = stSignalled, sig
-	if s.set.killTimeout >= 0 {
-		if at := now.Add(s.set.killTimeout); w.killAt.IsZero() || at.Before(w.killAt) {
+	if s.cfg.killTimeout >= 0 {
+		if at := now.Add(s.cfg.killTimeout); w.killAt.IsZero() || at.Before(w.killAt) {
 			w.killAt = at
 		}
+	}
+}
+
+// onTimer acts on every deadline that has passed at now.
+func (s *supervisor) onTimer(now time.Time) {
+	if p := s.pending; p != nil && !s.stopping && p.state == stProbation && !now.Before(p.probationEnd) {
+		s.promote(now)
+	} else if p != nil && !s.stopping && p.state == stStarting && !now.Before(p.judgeAt) {
+		if s.cfg.readyTimeout > 0 {
+			s.pending = nil
+			s.writeFailed(p.gen, "no READY=1 within "+s.cfg.readyTimeout.String())
+			s.logf("new worker %d seems to have failed to start: no READY=1 within %v, sending TERM", p.proc.Pid(), s.cfg.readyTimeout)
+			s.signal(p, syscall.SIGTERM, now)
+			s.failedStart(now)
+		} else {
+			s.promote(now)
+		}
+	}
+	if !s.retryAt.IsZero() && !s.stopping && !now.Before(s.retryAt) {
+		s.retryAt = time.Time{}
+		s.startWorker(now)
+	}
+	s.signalDueOld(now)
+	for _, w := range s.workers {
+		if w.state == stSignalled && !w.killed && !w.killAt.IsZero() && !now.Before(w.killAt) {
+			s.logf("worker %d did not exit within %v of SIG%s, sending SIGKILL", w.proc.Pid(), s.cfg.killTimeout, signalName(w.stopSig))
+			w.killed = true
+			if err := w.proc.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
+				s.logf("failed to send KILL to worker %d: %v", w.proc.Pid(), err)
+			}
+		}
+	}
+	if s.cfg.autoRestart && !s.stopping && !s.autoRestartAt.IsZero() && !now.Before(s.autoRestartAt) {
+		s.autoRestart(now)
 	}
 }
 
@@ -263,11 +407,11 @@ func (s *supervisor) onExit(pid int, st exitStatus, now time.Time) {
 	case w == s.pending:
 		s.pending = nil
 		reason := "exit status:" + st.detail()
-		if !w.readyAt.IsZero() {
+		if w.state == stProbation {
 			reason = "died during its probation, " + reason
 		}
 		s.writeFailed(w.gen, reason)
-		if !w.readyAt.IsZero() {
+		if w.state == stProbation {
 			s.logf("new worker %d died %v after READY=1, during its probation", pid, now.Sub(w.readyAt).Round(time.Millisecond))
 		}
 		logExit("new worker %d seems to have failed to start, exit status:%v")
@@ -275,7 +419,7 @@ func (s *supervisor) onExit(pid int, st exitStatus, now time.Time) {
 	case w == s.current:
 		s.current = nil
 		logExit("worker %d died unexpectedly with status:%v, restarting")
-		if p := s.pending; p != nil && !p.readyAt.IsZero() {
+		if p := s.pending; p != nil && p.state == stProbation {
 			// Its probation protected the generation that just died:
 			// nothing is left to keep serving, so it takes over now.
 			s.promote(now)
@@ -295,7 +439,7 @@ func (s *supervisor) crashRestart(now time.Time, w *worker) {
 	if s.pending != nil {
 		return
 	}
-	if now.Sub(w.runningAt) < s.set.backoffMax {
+	if now.Sub(w.runningAt) < s.cfg.backoffMax {
 		s.crashes++
 	} else {
 		s.crashes = 1
@@ -309,125 +453,29 @@ func (s *supervisor) crashRestart(now time.Time, w *worker) {
 	s.logf("worker died %d times in a row; next start in %v", s.crashes, d)
 }
 
-// onNotify handles a NOTIFY_SOCKET message from worker generation ev.gen.
-func (s *supervisor) onNotify(ev notifyEvent, now time.Time) {
-	i := slices.IndexFunc(s.workers, func(w *worker) bool { return w.gen == ev.gen })
-	if i < 0 {
+// shutdown forwards the stop signal to every worker (SignalOnTERM for TERM,
+// TERM for INT, as Perl does) and from now on only waits for them to exit.
+func (s *supervisor) shutdown(sig syscall.Signal, now time.Time) {
+	if s.stopping {
+		s.logf("received %s while shutting down, still waiting for workers:%s", signalName(sig), s.pids(s.workers))
 		return
 	}
-	w := s.workers[i]
-	if ev.msg.status != "" {
-		s.logf("worker %d status: %s", w.proc.Pid(), ev.msg.status)
+	s.stopping = true
+	s.notifyUpstream("STOPPING=1")
+	s.retryAt, s.autoRestartAt, s.queued = time.Time{}, time.Time{}, false
+	stop := syscall.SIGTERM
+	if sig == syscall.SIGTERM {
+		stop = s.cfg.signalOnTERM
 	}
-	if ev.msg.stopping {
-		s.logf("worker %d is stopping", w.proc.Pid())
-	}
-	if ev.msg.ready && w == s.pending && !s.stopping && w.readyAt.IsZero() {
-		took := now.Sub(w.startedAt).Round(time.Millisecond)
-		if s.current == nil || s.set.probation <= 0 {
-			s.logf("new worker %d is ready (READY=1 after %v)", w.proc.Pid(), took)
-			s.promote(now)
-			return
-		}
-		// Probation: the new worker serves from now on (it accepts on the
-		// shared sockets), but the old generation stays current, and is
-		// not signalled, until the new one has stayed alive this long.
-		w.readyAt, w.judgeAt = now, now.Add(s.set.probation)
-		s.logf("new worker %d is ready (READY=1 after %v); the old generation is signalled after a probation of %v",
-			w.proc.Pid(), took, s.set.probation)
-	}
-}
-
-// promote makes the pending worker the running generation and schedules
-// the signal to the one it replaces after KillOldDelay.
-func (s *supervisor) promote(now time.Time) {
-	w := s.pending
-	s.pending = nil
-	w.state, w.runningAt = stCurrent, now
-	prev := s.current
-	s.current = w
-	s.failures = 0
-	if s.set.statusFile != "" {
-		os.Remove(failedFile(s.set.statusFile))
-	}
-	s.writeStatus() // before the log lines, so that they mean "done"
-	if prev != nil {
-		prev.state, prev.signalAt = stOld, now.Add(s.set.killOldDelay)
-		var old []*worker
-		for _, o := range s.workers {
-			if o.state == stOld {
-				old = append(old, o)
-			}
-		}
-		s.logf("new worker is now running, sending %s to old workers:%s", signalName(s.set.signalOnHUP), s.pids(old))
-		if s.set.killOldDelay > 0 {
-			s.logf("sleeping %s secs before killing old workers", secs(s.set.killOldDelay))
-		}
-	} else {
-		s.logf("new worker %d is now running", w.proc.Pid())
-	}
-	s.up(fmt.Sprintf("READY=1\nSTATUS=generation %d (pid %d) running", w.gen, w.proc.Pid()))
-	if s.os.prepare != nil {
-		s.os.prepare() // the next start's exec shim
-	}
-	if s.set.autoRestart {
-		s.autoRestartAt = now.Add(s.set.autoRestartInterval)
-	}
-	s.signalDueOld(now)
-	if s.queued {
-		s.queued = false
-		s.logf("starting the restart that was asked for meanwhile")
-		s.startWorker(now)
-	}
-}
-
-// signalDueOld sends SignalOnHUP to the old workers whose KillOldDelay has
-// passed.
-func (s *supervisor) signalDueOld(now time.Time) {
-	var due []*worker
+	s.logf("received %s, sending %s to all workers:%s", signalName(sig), signalName(stop), s.pids(s.workers))
 	for _, w := range s.workers {
-		if w.state == stOld && !now.Before(w.signalAt) {
-			due = append(due, w)
+		// An old worker draining after that very signal is not sent it
+		// again: to a draining worker a second one means "cut the
+		// connections now" (Ctrl-C twice). Its KillTimeout still runs.
+		if w.state == stSignalled && w.stopSig == stop {
+			continue
 		}
-	}
-	if len(due) == 0 {
-		return
-	}
-	s.logf("killing old workers")
-	for _, w := range due {
-		s.signal(w, s.set.signalOnHUP, now)
-	}
-}
-
-// onTimer acts on every deadline that has passed at now.
-func (s *supervisor) onTimer(now time.Time) {
-	if p := s.pending; p != nil && !s.stopping && !now.Before(p.judgeAt) {
-		if p.readyAt.IsZero() && s.set.readyTimeout > 0 {
-			s.pending = nil
-			s.writeFailed(p.gen, "no READY=1 within "+s.set.readyTimeout.String())
-			s.logf("new worker %d seems to have failed to start: no READY=1 within %v, sending TERM", p.proc.Pid(), s.set.readyTimeout)
-			s.signal(p, syscall.SIGTERM, now)
-			s.failedStart(now)
-		} else {
-			s.promote(now)
-		}
-	}
-	if !s.retryAt.IsZero() && !s.stopping && !now.Before(s.retryAt) {
-		s.retryAt = time.Time{}
-		s.startWorker(now)
-	}
-	s.signalDueOld(now)
-	for _, w := range s.workers {
-		if w.state == stSignalled && !w.killed && !w.killAt.IsZero() && !now.Before(w.killAt) {
-			s.logf("worker %d did not exit within %v of SIG%s, sending SIGKILL", w.proc.Pid(), s.set.killTimeout, signalName(w.stopSig))
-			w.killed = true
-			if err := w.proc.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
-				s.logf("failed to send KILL to worker %d: %v", w.proc.Pid(), err)
-			}
-		}
-	}
-	if s.set.autoRestart && !s.stopping && !s.autoRestartAt.IsZero() && !now.Before(s.autoRestartAt) {
-		s.autoRestart(now)
+		s.signal(w, stop, now)
 	}
 }
 
@@ -435,7 +483,7 @@ func (s *supervisor) onTimer(now time.Time) {
 // passed and no old worker is left; forced at twice the interval. While
 // blocked it checks again every second.
 func (s *supervisor) autoRestart(now time.Time) {
-	iv := s.set.autoRestartInterval
+	iv := s.cfg.autoRestartInterval
 	if s.current == nil || s.pending != nil {
 		s.autoRestartAt = time.Time{} // promote sets it again
 		return
@@ -462,11 +510,13 @@ func (s *supervisor) nextDeadline() (time.Time, bool) {
 		}
 	}
 	if !s.stopping {
-		if s.pending != nil {
-			add(s.pending.judgeAt)
+		if p := s.pending; p != nil && p.state == stStarting {
+			add(p.judgeAt)
+		} else if p != nil {
+			add(p.probationEnd)
 		}
 		add(s.retryAt)
-		if s.set.autoRestart {
+		if s.cfg.autoRestart {
 			add(s.autoRestartAt)
 		}
 	}
@@ -485,7 +535,7 @@ func (s *supervisor) nextDeadline() (time.Time, bool) {
 // running and is not yet reaped (the current one and old ones), as Perl
 // lists them. Workers still being judged, and failed ones, are not listed.
 func (s *supervisor) writeStatus() {
-	if s.set.statusFile == "" {
+	if s.cfg.statusFile == "" {
 		return
 	}
 	var entries []statusEntry
@@ -494,7 +544,7 @@ func (s *supervisor) writeStatus() {
 			entries = append(entries, statusEntry{gen: w.gen, pid: w.proc.Pid()})
 		}
 	}
-	if err := writeStatusFile(s.set.statusFile, entries); err != nil {
+	if err := writeStatusFile(s.cfg.statusFile, entries); err != nil {
 		s.logf("%v", err)
 	}
 }
@@ -517,48 +567,8 @@ func (s *supervisor) pids(ws []*worker) string {
 	return strings.Join(parts, ",")
 }
 
-// run is the event loop: it handles the signals already waiting (early),
-// starts the first worker unless one of them was TERM or INT, then handles
-// signals, worker exits, readiness messages and deadlines, one at a time, until a
-// shutdown (TERM, INT, or ctx cancelled, which counts as TERM) has reaped
-// every worker. It blocks until then. The channels belong to the caller;
-// run only receives from them.
-func (s *supervisor) run(ctx context.Context, sigC <-chan os.Signal, exitC <-chan exitEvent, notifyC <-chan notifyEvent) {
-	s.early(sigC, s.os.now())
-	if !s.stopping {
-		s.begin(s.os.now())
-	}
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	defer timer.Stop()
-	ctxDone := ctx.Done()
-	for !s.finished() {
-		var timerC <-chan time.Time
-		if at, ok := s.nextDeadline(); ok {
-			timer.Reset(max(0, at.Sub(s.os.now())))
-			timerC = timer.C
-		}
-		select {
-		case sig := <-sigC:
-			if ss, ok := sig.(syscall.Signal); ok {
-				s.onSignal(ss, s.os.now())
-			}
-		case ev := <-exitC:
-			s.onExit(ev.pid, ev.status, s.os.now())
-		case ev := <-notifyC:
-			s.onNotify(ev, s.os.now())
-		case <-timerC:
-			s.onTimer(s.os.now())
-		case <-ctxDone:
-			ctxDone = nil
-			s.shutdown(syscall.SIGTERM, s.os.now())
-		}
-		timer.Stop()
-	}
-}
-
-// up sends msg upstream (see osSeam.notifyUp).
-func (s *supervisor) up(msg string) {
+// notifyUpstream sends msg to the starter's own supervisor (see osSeam.notifyUp).
+func (s *supervisor) notifyUpstream(msg string) {
 	if s.os.notifyUp != nil {
 		s.os.notifyUp(msg)
 	}

@@ -49,6 +49,8 @@ type loopHarness struct {
 	log      []string
 	up       []string     // messages to the starter's own NOTIFY_SOCKET
 	failGens map[int]bool // start returns an error for these generations
+	startErr error        // start returns this error, if set
+	calls    int          // calls of start
 	status   string       // the status file path
 }
 
@@ -64,8 +66,12 @@ func newLoop(t *testing.T, mod func(*settings)) *loopHarness {
 	if mod != nil {
 		mod(&set)
 	}
-	h.s = &supervisor{set: set, logf: func(f string, a ...any) { h.log = append(h.log, fmt.Sprintf(f, a...)) },
+	h.s = &supervisor{cfg: set, logf: func(f string, a ...any) { h.log = append(h.log, fmt.Sprintf(f, a...)) },
 		os: osSeam{now: func() time.Time { return h.now }, notifyUp: func(m string) { h.up = append(h.up, m) }, start: func(gen int) (process, error) {
+			h.calls++
+			if h.startErr != nil {
+				return nil, h.startErr
+			}
 			if h.failGens[gen] {
 				return nil, errors.New("fork: resource temporarily unavailable")
 			}
@@ -138,7 +144,7 @@ func (h *loopHarness) requireLogged(sub string) {
 
 // running starts generation 1 and lets Interval pass.
 func (h *loopHarness) running() {
-	h.s.begin(h.now)
+	h.s.startWorker(h.now)
 	h.requireLogged("starting new worker 1001")
 	h.advance(time.Second)
 	require.Equal(h.t, "1:1001\n", h.statusFile())
@@ -148,7 +154,7 @@ var term = []syscall.Signal{syscall.SIGTERM}
 
 func TestLoopHUPIntervalThenKillOldDelay(t *testing.T) {
 	h := newLoop(t, func(s *settings) { s.killOldDelay = 2 * time.Second })
-	h.s.begin(h.now)
+	h.s.startWorker(h.now)
 	assert.Equal(t, "<none>", h.statusFile(), "not listed before it is judged running")
 	h.advance(999 * time.Millisecond)
 	assert.Equal(t, "<none>", h.statusFile())
@@ -245,7 +251,7 @@ func TestLoopFailedStartsKeepOldAndBackOff(t *testing.T) {
 func TestLoopStartErrorCountsAsFailedStart(t *testing.T) {
 	h := newLoop(t, nil)
 	h.failGens[1] = true
-	h.s.begin(h.now)
+	h.s.startWorker(h.now)
 	h.requireLogged("failed to start worker (generation 1): fork: resource temporarily unavailable")
 	h.requireLogged("retrying in 1s")
 	h.advance(time.Second)
@@ -255,7 +261,7 @@ func TestLoopStartErrorCountsAsFailedStart(t *testing.T) {
 
 func TestLoopReadyTimeout(t *testing.T) {
 	h := newLoop(t, func(s *settings) { s.readyTimeout = 5 * time.Second; s.killTimeout = 3 * time.Second })
-	h.s.begin(h.now)
+	h.s.startWorker(h.now)
 	h.advance(2 * time.Second)
 	assert.Equal(t, "<none>", h.statusFile(), "with ReadyTimeout, surviving Interval is not enough")
 	h.ready(1)
@@ -400,14 +406,14 @@ func TestLoopSignalsBeforeFirstStart(t *testing.T) {
 	sigC := make(chan os.Signal, 2)
 	sigC <- syscall.SIGHUP
 	sigC <- syscall.SIGTERM
-	h.s.early(sigC, h.now)
+	h.s.handleEarlySignals(sigC, h.now)
 	assert.True(t, h.s.finished(), "TERM before the first start: nothing to wait for")
 	h.requireLogged("received TERM, sending TERM to all workers:none")
 	assert.Equal(t, 0, h.started())
 
 	h = newLoop(t, nil)
 	sigC <- syscall.SIGHUP
-	h.s.early(sigC, h.now)
+	h.s.handleEarlySignals(sigC, h.now)
 	h.requireLogged("received HUP before the first worker was started")
 	h.running()
 	h.advance(10 * time.Second)
@@ -486,7 +492,7 @@ func TestLoopRun(t *testing.T) {
 	procs := map[int]*fakeProc{}
 	var log []string
 	s := &supervisor{
-		set: settings{interval: time.Minute, killTimeout: time.Minute, signalOnHUP: syscall.SIGTERM,
+		cfg: settings{interval: time.Minute, killTimeout: time.Minute, signalOnHUP: syscall.SIGTERM,
 			signalOnTERM: syscall.SIGTERM, backoffMin: time.Millisecond, backoffMax: time.Second},
 		logf: func(f string, a ...any) {
 			mu.Lock()
@@ -506,7 +512,7 @@ func TestLoopRun(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	doneC := make(chan struct{})
-	go func() { s.run(ctx, sigC, exitC, notifyC); close(doneC) }()
+	go func() { s.loop(ctx, sigC, exitC, notifyC); close(doneC) }()
 
 	// poll waits (10 s at most) until cond holds, checked under mu.
 	poll := func(what string, cond func() bool) {
@@ -571,27 +577,29 @@ func TestLoopRun(t *testing.T) {
 	assert.Contains(t, strings.Join(log, "\n"), "received TERM, sending TERM to all workers:1002,1003")
 }
 
-// prepare (the launcher parks the next exec shim) is called once a worker
-// runs, never while one starts; stopping is called at shutdown.
-func TestLoopPrepareAndStopping(t *testing.T) {
+// A start that fails in the start path itself (the exec shim cannot be
+// started) is logged once and not retried: the old generation keeps
+// serving, no retry is scheduled, and the next HUP tries again.
+func TestLoopStartPathFailureNotRetried(t *testing.T) {
 	h := newLoop(t, nil)
-	var prepared, stopped int
-	h.s.os.prepare = func() { prepared++ }
-	h.s.os.stopping = func() { stopped++ }
-	h.s.begin(h.now)
-	h.advance(999 * time.Millisecond)
-	assert.Equal(t, 0, prepared, "not while generation 1 starts")
-	h.advance(time.Millisecond)
-	assert.Equal(t, 1, prepared, "generation 1 runs")
+	h.s.startWorker(h.now)
+	h.advance(time.Second)
+	h.requireLogged("new worker 1001 is now running")
+	h.startErr = fmt.Errorf("start the exec shim /x: %w: no such file", errStartPath)
 	h.s.onSignal(syscall.SIGHUP, h.now)
-	h.advance(10 * time.Millisecond)
-	assert.Equal(t, 1, prepared, "not while generation 2 starts")
-	h.ready(2)
-	assert.Equal(t, 2, prepared, "generation 2 runs")
-	assert.Equal(t, 0, stopped)
-	h.s.onSignal(syscall.SIGTERM, h.now)
-	assert.Equal(t, 1, stopped)
-	assert.Equal(t, 2, prepared)
+	assert.Equal(t, 2, h.calls)
+	h.requireLogged("failed to start worker (generation 2): start the exec shim /x: the start path failed: no such file; not retrying until the next HUP")
+	_, ok := h.s.nextDeadline()
+	assert.False(t, ok, "nothing scheduled")
+	h.advance(time.Hour)
+	assert.Equal(t, 2, h.calls, "not retried")
+	assert.Same(t, h.procs[1], h.s.current.proc, "the old generation still serves")
+	gen, _, ok := readFailedFile(h.status)
+	assert.True(t, ok && gen == 2, "Restart hears of the failure")
+	h.startErr = nil
+	h.s.onSignal(syscall.SIGHUP, h.now)
+	assert.Equal(t, 3, h.calls, "the next HUP tries again")
+	h.requireLogged("starting new worker 1003")
 }
 
 // Probation: after READY=1 the old generation is kept (not signalled,
@@ -599,7 +607,7 @@ func TestLoopPrepareAndStopping(t *testing.T) {
 // in it waits; the current worker dying in it hands over at once.
 func TestLoopProbation(t *testing.T) {
 	h := newLoop(t, func(s *settings) { s.probation = time.Second })
-	h.s.begin(h.now)
+	h.s.startWorker(h.now)
 	h.ready(1)
 	assert.Equal(t, "1:1001\n", h.statusFile(), "no probation for the first worker: nothing older to keep")
 

@@ -28,12 +28,12 @@ const configEnv = "STARTER_TEST_CONFIG"
 // workerBin is testdata/worker, built once by TestMain.
 var workerBin string
 
-// TestMain plays three roles. Started by the starter as its exec shim, the
-// test binary execs the worker (RunShimIfRequested never returns). Started by
-// a test with STARTER_TEST_CONFIG, it is start_server: it runs Run with that
-// Config and exits. Otherwise it builds the test worker and runs the tests.
+// TestMain plays two roles (three: started by the starter as its exec
+// shim, the test binary execs the worker before TestMain, in package
+// systemd's init). Started by a test with STARTER_TEST_CONFIG, it is
+// start_server: it runs Run with that Config and exits. Otherwise it builds
+// the test worker and runs the tests.
 func TestMain(m *testing.M) {
-	RunShimIfRequested()
 	if c := os.Getenv(configEnv); c != "" {
 		os.Exit(runStarterFromEnv(c))
 	}

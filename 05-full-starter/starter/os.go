@@ -50,9 +50,11 @@ type exitEvent struct {
 	status exitStatus
 }
 
-// osSeam is everything the supervisor's decisions need from the outside
-// world, in one place, so that the loop can be tested with fake processes
-// and a fake clock.
+// osSeam is what the supervisor's decisions need from the outside world
+// (processes, the clock, the upstream notify socket), in one place, so that
+// the loop can be tested with fake processes and a fake clock. Files (the
+// status file and its failure marker) it writes itself: tests point them at
+// a temporary directory.
 type osSeam struct {
 	// start starts worker generation gen. It does not wait for the worker;
 	// the worker's exit must later arrive as an exitEvent on the loop's
@@ -63,14 +65,4 @@ type osSeam struct {
 	// notifyUp sends an sd_notify message to the starter's own supervisor
 	// (upstream.send); nil sends nothing.
 	notifyUp func(msg string)
-	// prepare says that a new worker has been judged running: the next
-	// start is what the starter waits for now, and what makes it quick can
-	// be made ready (the launcher parks an exec shim). It is not called
-	// while a worker starts, so that this work does not slow that start.
-	// nil does nothing. It does not block.
-	prepare func()
-	// stopping says that no worker will be started any more (the starter
-	// shuts down), so that what was kept ready for a start can go; nil
-	// does nothing. It may block briefly.
-	stopping func()
 }

@@ -297,26 +297,59 @@ func TestRealWorkerEnvAndFDs(t *testing.T) {
 		assert.False(t, has)
 		p.stop()
 	})
-	t.Run("no stray fd, LISTEN_PID", func(t *testing.T) {
+	// Names a shell would drop or mangle (dash drops "X.Y" and "a-b"),
+	// values with '=', spaces, UTF-8, empty: a worker gets them as the
+	// starter has them, started directly or through the exec shim.
+	odd := []string{"X.Y=dotted", "a-b=dash", "SP ACE=1", "EQ=a=b", "EMPTY=", "UTF8=日本語"}
+	t.Run("no stray fd, env byte-exact, no LISTEN_*", func(t *testing.T) {
 		t.Parallel()
 		// The starter's parent leaks a pipe to it on fd 3 (no close-on-exec).
 		r, w, err := os.Pipe()
 		require.NoError(t, err)
 		defer r.Close()
 		defer w.Close()
-		p := startStarter(t, Config{Ports: []string{"127.0.0.1:0"}, Command: workerCmd("-dump"), Interval: 100 * time.Millisecond}, w)
+		p := startStarterEnv(t, Config{Ports: []string{"127.0.0.1:0"}, Command: workerCmd("-dump"), Interval: 100 * time.Millisecond}, odd, w)
 		m := p.waitLine(`^starting new worker (\d+)$`)
 		pid, _ := strconv.Atoi(m[1])
 		d := p.dumpOf(pid)
 		require.Equal(t, []string{"0", "1", "2", "3"}, fdNumbers(d.fds), "only stdio and the socket: %v", d.fds)
 		assert.Contains(t, d.fds[3], "socket:", "fd 3 is the socket, not the leaked pipe")
-		assert.Equal(t, strconv.Itoa(pid), d.env["LISTEN_PID"], "LISTEN_PID is the worker's own pid")
-		assert.Equal(t, "1", d.env["LISTEN_FDS"])
-		assert.Equal(t, "127.0.0.1_0", d.env["LISTEN_FDNAMES"])
 		assert.Equal(t, "127.0.0.1:0=3", d.env["SERVER_STARTER_PORT"])
 		assert.NotEmpty(t, d.env["NOTIFY_SOCKET"])
-		_, has := d.env[shimEnv]
-		assert.False(t, has, "the shim marker is gone")
+		for _, kv := range odd {
+			k, v, _ := strings.Cut(kv, "=")
+			assert.Contains(t, d.env, k, "%q reaches the worker", kv)
+			assert.Equal(t, v, d.env[k], "%q reaches the worker unchanged", kv)
+		}
+		for _, k := range []string{"LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"} {
+			assert.NotContains(t, d.env, k, "without --listen-fds")
+		}
+		p.stop()
+	})
+	t.Run("--listen-fds: LISTEN_PID is each worker's own pid", func(t *testing.T) {
+		t.Parallel()
+		p := startStarterEnv(t, Config{Ports: []string{"127.0.0.1:0"}, Command: workerCmd("-dump"), Interval: 100 * time.Millisecond, ListenFDs: true}, odd)
+		addr := p.boundAddr()
+		for gen := 1; gen <= 4; gen++ {
+			if gen > 1 {
+				p.SignalT(t, syscall.SIGHUP)
+			}
+			started, _ := strconv.Atoi(p.waitLine(`^starting new worker (\d+)$`)[1])
+			pid := p.workerUp(gen)
+			assert.Equal(t, started, pid, "the process the starter started is the worker (the shim exec'd it)")
+			d := p.dumpOf(pid)
+			assert.Equal(t, strconv.Itoa(pid), d.env["LISTEN_PID"], "generation %d: LISTEN_PID is the worker's own pid", gen)
+			assert.Equal(t, "1", d.env["LISTEN_FDS"])
+			assert.Equal(t, "127.0.0.1_0", d.env["LISTEN_FDNAMES"])
+			assert.Equal(t, []string{"0", "1", "2", "3"}, fdNumbers(d.fds), "generation %d: %v", gen, d.fds)
+			for _, kv := range odd {
+				k, v, _ := strings.Cut(kv, "=")
+				assert.Equal(t, v, d.env[k], "%q reaches the worker through the shim unchanged", kv)
+			}
+			if gen == 1 {
+				assert.Equal(t, pid, get(t, "tcp", addr), "it serves on the socket it found through LISTEN_FDS")
+			}
+		}
 		p.stop()
 	})
 }

@@ -7,6 +7,10 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"hotdeploy/05-full-starter/starter/systemd"
 )
 
 // socketSpec is one socket the starter holds for its workers: a --port, a
@@ -116,11 +120,11 @@ type boundSocket struct {
 // fdPlan says which fd each socket gets in a worker.
 //
 // Sockets with "=FD" get that fd; the others take the lowest free fds from
-// 3 upward, in option order. systemd's LISTEN_FDS needs the sockets on fds
-// 3..3+N-1 with no gap; that is always so without "=FD", and then listenFDs
-// is N and names the LISTEN_FDNAMES in fd order. When "=FD" leaves a gap or
-// uses fd 0-2, listenFDs is 0 and LISTEN_FDS is not set: a worker still
-// finds every socket through SERVER_STARTER_PORT.
+// 3 upward, in option order. With --listen-fds, listenFDs is N and names
+// are the LISTEN_FDNAMES in fd order, if the sockets are on fds 3..3+N-1
+// with no gap, as systemd's LISTEN_FDS needs (always so without "=FD");
+// otherwise listenFDs is 0 and LISTEN_FDS is not set: a worker finds every
+// socket through SERVER_STARTER_PORT.
 type fdPlan struct {
 	extra     []*os.File // exec.Cmd.ExtraFiles: entry i is fd 3+i (nil: closed)
 	stdio     [3]*os.File
@@ -128,9 +132,10 @@ type fdPlan struct {
 	names     []string
 }
 
-// planFDs assigns workerFD to every socket and returns the plan. No two
-// sockets may ask for the same fd (validate checks that).
-func planFDs(socks []*boundSocket) fdPlan {
+// planFDs assigns workerFD to every socket and returns the plan; listenFDs
+// is Config.ListenFDs. No two sockets may ask for the same fd (validate
+// checks that).
+func planFDs(socks []*boundSocket, listenFDs bool) fdPlan {
 	var p fdPlan
 	used := map[int]string{}
 	for _, s := range socks {
@@ -165,7 +170,7 @@ func planFDs(socks []*boundSocket) fdPlan {
 			p.extra[s.workerFD-3] = s.file
 		}
 	}
-	dense := len(socks) > 0 && maxFD == 2+len(socks) && p.stdio == [3]*os.File{}
+	dense := listenFDs && len(socks) > 0 && maxFD == 2+len(socks) && p.stdio == [3]*os.File{}
 	if dense {
 		p.listenFDs = len(socks)
 		p.names = make([]string, len(socks))
@@ -184,4 +189,40 @@ func portVar(socks []*boundSocket) string {
 		parts[i] = s.spec.key + "=" + strconv.Itoa(s.workerFD)
 	}
 	return strings.Join(parts, ";")
+}
+
+// adoptActivated takes over the sockets systemd passed to the starter
+// itself (systemd.Activated). Each is passed to every worker like a --port,
+// after the --port and --path sockets. Its SERVER_STARTER_PORT key is its
+// bound address in Perl's key format ("127.0.0.1:8080", "[::1]:8080", no
+// "u" for UDP, as Perl drops it too, or the unix path), or "fdN" when it has
+// none a worker could use; its LISTEN_FDNAMES name is the one systemd gave,
+// or the fdName of the key. The caller owns the returned files.
+func adoptActivated(getenv func(string) string, pid int) ([]*boundSocket, error) {
+	activated, err := systemd.Activated(getenv, pid)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*boundSocket, len(activated))
+	for i, a := range activated {
+		fd := a.FD
+		addr := sockAddrString(fd)
+		spec := socketSpec{key: addr, network: "tcp", fd: -1, name: a.Name}
+		if addr == "?" || addr == "@" || strings.ContainsAny(addr, ";=") {
+			spec.key = "fd" + strconv.Itoa(fd)
+		}
+		if a.Type == unix.SOCK_DGRAM {
+			spec.network = "udp"
+		}
+		if sa, _ := unix.Getsockname(fd); sa != nil {
+			if _, isUnix := sa.(*unix.SockaddrUnix); isUnix {
+				spec.network, spec.path = "unix", addr
+			}
+		}
+		if spec.name == "" {
+			spec.name = fdName(spec.key)
+		}
+		out[i] = &boundSocket{spec: spec, file: a.File, addr: addr}
+	}
+	return out, nil
 }

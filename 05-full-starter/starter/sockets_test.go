@@ -80,36 +80,39 @@ func TestPlanFDsAndPortVar(t *testing.T) {
 	}
 	// The exact strings measured with Perl's start_server (server-starter.md).
 	socks := mk("127.0.0.1:18082", "18083", "/tmp/t.sock")
-	p := planFDs(socks)
+	p := planFDs(socks, true)
 	assert.Equal(t, "127.0.0.1:18082=3;18083=4;/tmp/t.sock=5", portVar(socks))
 	assert.Equal(t, 3, p.listenFDs, "dense 3..5: socket activation too")
 	assert.Equal(t, []string{"127.0.0.1_18082", "18083", "/tmp/t.sock"}, p.names)
 	assert.Len(t, p.extra, 3)
+	p = planFDs(socks, false)
+	assert.Equal(t, 0, p.listenFDs, "without --listen-fds: no LISTEN_FDS")
+	assert.Equal(t, "127.0.0.1:18082=3;18083=4;/tmp/t.sock=5", portVar(socks), "the same fds")
 
 	socks = mk("[::1]:18084")
-	planFDs(socks)
+	planFDs(socks, true)
 	assert.Equal(t, "[::1]:18084=3", portVar(socks))
 
 	// =FD wins; the others fill the lowest free fds from 3.
 	socks = mk("127.0.0.1:1=5", "127.0.0.1:2", "127.0.0.1:3=3")
-	p = planFDs(socks)
+	p = planFDs(socks, true)
 	assert.Equal(t, "127.0.0.1:1=5;127.0.0.1:2=4;127.0.0.1:3=3", portVar(socks))
 	assert.Equal(t, 3, p.listenFDs, "3,4,5 is dense")
 	assert.Equal(t, []string{"127.0.0.1_3", "127.0.0.1_2", "127.0.0.1_1"}, p.names, "names in fd order")
 
 	socks = mk("127.0.0.1:1=9")
-	p = planFDs(socks)
+	p = planFDs(socks, true)
 	assert.Equal(t, 0, p.listenFDs, "a gap: no LISTEN_FDS")
 	assert.Len(t, p.extra, 7)
 	assert.Nil(t, p.extra[0])
 	assert.NotNil(t, p.extra[6])
 
 	socks = mk("127.0.0.1:1=0")
-	p = planFDs(socks)
+	p = planFDs(socks, true)
 	assert.NotNil(t, p.stdio[0])
 	assert.Equal(t, 0, p.listenFDs)
 
-	p = planFDs(nil)
+	p = planFDs(nil, true)
 	assert.Equal(t, "", portVar(nil), "no sockets: set and empty")
 	assert.Equal(t, 0, p.listenFDs)
 }

@@ -1,4 +1,4 @@
-package starter
+package systemd
 
 import (
 	"crypto/rand"
@@ -10,15 +10,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// newNotifyDir returns the notifyDir of this starter: abstract sockets
-// named @start_server-PID-RANDOM/w-GEN.sock. logf hears about rejected
-// senders.
-func newNotifyDir(logf func(string, ...any)) (*notifyDir, error) {
+// NewNotifySockets returns the notify sockets of this starter: abstract
+// sockets named @start_server-PID-RANDOM/NAME. logf is not used on Linux.
+func NewNotifySockets(logf func(string, ...any)) (*NotifySockets, error) {
 	var r [8]byte
 	if _, err := rand.Read(r[:]); err != nil {
 		return nil, fmt.Errorf("notify socket name: %w", err)
 	}
-	return &notifyDir{abstract: fmt.Sprintf("@%s%d-%s", notifyDirPrefix, os.Getpid(), hex.EncodeToString(r[:])), logf: logf}, nil
+	return &NotifySockets{abstract: fmt.Sprintf("@%s%d-%s", notifyDirPrefix, os.Getpid(), hex.EncodeToString(r[:]))}, nil
 }
 
 // passCredentials makes the kernel attach the sender's credentials
@@ -40,10 +39,10 @@ func passCredentials(conn *net.UnixConn) error {
 	return nil
 }
 
-// senderAllowed reports whether a datagram whose control messages are oob
+// Allowed reports whether a datagram whose control messages are oob
 // comes from the starter's own user or root; who describes the sender for
 // a log line. Without credentials the answer is no.
-func senderAllowed(oob []byte) (ok bool, who string) {
+func Allowed(oob []byte) (ok bool, who string) {
 	msgs, err := unix.ParseSocketControlMessage(oob)
 	if err != nil {
 		return false, "a sender without credentials"

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package starter
+package systemd
 
 import (
 	"fmt"
@@ -9,11 +9,11 @@ import (
 	"strconv"
 )
 
-// newNotifyDir creates this starter's private notify directory,
+// NewNotifySockets creates this starter's private notify directory,
 // $TMPDIR/start_server-PID-RANDOM (mode 0700), after removing those that
 // killed starters left behind (sweepNotifyDirs). logf hears about what was
 // removed.
-func newNotifyDir(logf func(string, ...any)) (*notifyDir, error) {
+func NewNotifySockets(logf func(string, ...any)) (*NotifySockets, error) {
 	sweepNotifyDirs(os.TempDir(), logf)
 	dir, err := os.MkdirTemp("", notifyDirPrefix+strconv.Itoa(os.Getpid())+"-")
 	if err != nil {
@@ -23,12 +23,12 @@ func newNotifyDir(logf func(string, ...any)) (*notifyDir, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("notify socket directory: %w", err)
 	}
-	return &notifyDir{dir: dir, logf: logf}, nil
+	return &NotifySockets{dir: dir}, nil
 }
 
 // passCredentials does nothing: the directory's mode keeps others out.
 func passCredentials(*net.UnixConn) error { return nil }
 
-// senderAllowed allows every sender: only the starter's user can reach
+// Allowed allows every sender: only the starter's user can reach
 // the sockets in its private directory.
-func senderAllowed([]byte) (bool, string) { return true, "" }
+func Allowed([]byte) (bool, string) { return true, "" }
