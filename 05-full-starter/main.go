@@ -103,15 +103,6 @@ func fail(stderr io.Writer, err error) int {
 	return exitError
 }
 
-// fieldFlags names the option of each starter.Config field, for messages:
-// package starter names fields, the command line names its flags.
-var fieldFlags = map[string]string{
-	"Ports": "--port", "Paths": "--path", "PathMode": "--path-mode", "Command": "worker command",
-	"Dir": "--dir", "EnvDir": "--envdir", "Interval": "--interval", "KillOldDelay": "--kill-old-delay",
-	"Backlog": "--backlog", "AutoRestartInterval": "--auto-restart-interval", "PIDFile": "--pid-file",
-	"StatusFile": "--status-file", "ReadyTimeout": "--ready-timeout", "KillTimeout": "--kill-timeout",
-}
-
 // message is the text of err for start_server's one error line: an error
 // about a starter.Config field names the option it came from.
 func message(err error) string {
@@ -122,8 +113,5 @@ func message(err error) string {
 	if fe.Field == "Command" && fe.Value == "" {
 		return fe.Err.Error() + ": start_server [options] -- COMMAND [ARGS...]"
 	}
-	if flag, ok := fieldFlags[fe.Field]; ok {
-		return fe.Describe(flag)
-	}
-	return fe.Error()
+	return fe.Describe(fe.Flag())
 }

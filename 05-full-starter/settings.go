@@ -1,10 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"os"
-	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -23,7 +19,6 @@ const (
 // zero-value defaults).
 const (
 	defaultKillOldDelayAuto = 5 * time.Second // --kill-old-delay with --enable-auto-restart
-	defaultAutoRestart      = 360 * time.Second
 )
 
 // buildConfig turns the parsed command line into a starter.Config. It
@@ -104,8 +99,9 @@ func applyTimings(o *options, getenv func(string) string, cfg *starter.Config) e
 	// Then the envdir's files of those names.
 	cfg.EnvDir = env[envEnvDir]
 	if cfg.EnvDir != "" {
+		files, _ := starter.ReadEnvDir(cfg.EnvDir) // a missing envdir is Validate's to report
 		for _, k := range []string{envEnableAutoRestart, envAutoRestartInterval, envKillOldDelay} {
-			if v, ok := readEnvFile(filepath.Join(cfg.EnvDir, k)); ok {
+			if v, ok := files[k]; ok {
 				env[k] = v
 			}
 		}
@@ -118,9 +114,6 @@ func applyTimings(o *options, getenv func(string) string, cfg *starter.Config) e
 			return usagef("%s: %w", envAutoRestartInterval, err)
 		}
 		cfg.AutoRestartInterval = d
-	}
-	if cfg.AutoRestart && cfg.AutoRestartInterval == 0 {
-		cfg.AutoRestartInterval = defaultAutoRestart
 	}
 	if v, ok := env[envKillOldDelay]; ok {
 		d, err := parseSeconds(v, false)
@@ -160,18 +153,3 @@ func applyTimings(o *options, getenv func(string) string, cfg *starter.Config) e
 
 // perlTrue is Perl's truth for a string: anything but "" and "0".
 func perlTrue(v string) bool { return v != "" && v != "0" }
-
-// readEnvFile reads an envdir file the way Server::Starter does: its first
-// line, without the newline. ok is false if the file cannot be read.
-func readEnvFile(path string) (value string, ok bool) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", false
-	}
-	defer f.Close()
-	line, err := bufio.NewReader(f).ReadString('\n')
-	if err != nil && line == "" {
-		return "", false
-	}
-	return strings.TrimSuffix(line, "\n"), true
-}

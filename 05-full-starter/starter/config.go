@@ -37,13 +37,8 @@ type Config struct {
 	Interval     time.Duration  // --interval: alive this long without READY=1 = started (1s)
 	SignalOnHUP  syscall.Signal // --signal-on-hup: sent to old workers (SIGTERM)
 	SignalOnTERM syscall.Signal // --signal-on-term: forwarded on shutdown (SIGTERM)
-	KillOldDelay time.Duration  // --kill-old-delay: between "new is running" and signalling old (0; see below)
+	KillOldDelay time.Duration  // --kill-old-delay: between "new is running" and signalling old (0; the CLI applies Perl's 5s with auto-restart)
 	Backlog      int            // --backlog: listen(2) backlog (SOMAXCONN)
-
-	// KillOldDelay is used as given. Perl's default is 5s when auto-restart
-	// is enabled and neither --kill-old-delay nor KILL_OLD_DELAY was given;
-	// only the caller can tell an explicit 0 from "not given", so applying
-	// that default is the caller's job.
 
 	AutoRestart         bool          // --enable-auto-restart
 	AutoRestartInterval time.Duration // --auto-restart-interval (360s)
@@ -68,12 +63,9 @@ type Config struct {
 	// Probation is how long a new worker that sent READY=1 must stay alive
 	// before the generation it replaces is signalled (--probation). During
 	// it both serve; if the new one dies, that is a failed start: the old
-	// generation stays current and is never signalled, the failure marker
-	// is written (Restart fails), and the start is retried with backoff.
-	// It does not apply when nothing older is running (the first start,
-	// a restart after a crash), nor to a worker without READY=1, which
-	// Interval judges. Zero means the default, DefaultProbation (1s);
-	// negative means none: promoted at READY=1.
+	// generation stays current, never signalled. It does not apply when
+	// nothing older runs, nor to a worker without READY=1. Zero means
+	// DefaultProbation (1s); negative means none.
 	Probation time.Duration
 	// KillTimeout is how long a signalled worker (old generation, or all
 	// workers at shutdown) may take to exit before it gets SIGKILL

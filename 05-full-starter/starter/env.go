@@ -3,8 +3,10 @@ package starter
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -55,8 +57,8 @@ func workerEnv(s workerEnvSpec) []string {
 			env = append(env, kv)
 		}
 	}
-	for _, k := range sortedKeys(s.overlay) {
-		if !isOwnVar(k) {
+	for _, k := range slices.Sorted(maps.Keys(s.overlay)) {
+		if !slices.Contains(ownVars, k) {
 			env = append(env, k+"="+s.overlay[k])
 		}
 	}
@@ -72,36 +74,14 @@ func workerEnv(s workerEnvSpec) []string {
 	return env
 }
 
-func isOwnVar(k string) bool {
-	for _, o := range ownVars {
-		if k == o {
-			return true
-		}
-	}
-	return false
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	for i := 1; i < len(keys); i++ { // tiny maps: insertion sort
-		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
-			keys[j], keys[j-1] = keys[j-1], keys[j]
-		}
-	}
-	return keys
-}
-
-// readEnvDir reads an envdir the way Perl's start_server does: every file
+// ReadEnvDir reads an envdir the way Perl's start_server does: every file
 // NAME in dir (names starting with '.' skipped) sets NAME to the file's
 // first line, without its "\n" (Perl's chomp). An empty file sets nothing. A file
 // that was deleted simply is not there: the next worker gets the starter's
 // own value of NAME, or no NAME at all. Names that cannot be variables
 // (containing '=' or NUL) and values containing NUL are skipped. It blocks
 // on the file reads only.
-func readEnvDir(dir string) (map[string]string, error) {
+func ReadEnvDir(dir string) (map[string]string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("envdir: %w", err)

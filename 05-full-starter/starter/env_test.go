@@ -41,16 +41,16 @@ func TestReadEnvDir(t *testing.T) {
 	write("EMPTY", "")
 	write(".hidden", "no")
 	require.NoError(t, os.Mkdir(filepath.Join(dir, "SUB"), 0o755))
-	env, err := readEnvDir(dir)
+	env, err := ReadEnvDir(dir)
 	require.NoError(t, err)
 	assert.Equal(t, map[string]string{"FOO": "bar", "CRLF": "x\r", "EMPTYLINE": ""}, env)
 
 	require.NoError(t, os.Remove(filepath.Join(dir, "FOO")))
-	env, err = readEnvDir(dir)
+	env, err = ReadEnvDir(dir)
 	require.NoError(t, err)
 	_, has := env["FOO"]
 	assert.False(t, has, "a removed file is gone at the next read")
 
-	_, err = readEnvDir(filepath.Join(dir, "missing"))
+	_, err = ReadEnvDir(filepath.Join(dir, "missing"))
 	assert.Error(t, err)
 }

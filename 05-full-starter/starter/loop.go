@@ -495,7 +495,10 @@ func (s *supervisor) autoRestart(now time.Time) {
 	case elapsed >= 2*iv:
 		s.logf("autorestart triggered (forced, interval=%s)", secs(iv))
 	default:
-		s.autoRestartAt = minTime(now.Add(time.Second), s.current.runningAt.Add(2*iv))
+		s.autoRestartAt = now.Add(time.Second)
+		if forced := s.current.runningAt.Add(2 * iv); forced.Before(s.autoRestartAt) {
+			s.autoRestartAt = forced
+		}
 		return
 	}
 	s.restart(now)
@@ -576,10 +579,3 @@ func (s *supervisor) notifyUpstream(msg string) {
 
 // secs formats a duration as Perl prints seconds: "5", "0.5".
 func secs(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) }
-
-func minTime(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
-	}
-	return a
-}

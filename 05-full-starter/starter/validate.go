@@ -26,21 +26,32 @@ type FieldError struct {
 	Err   error
 }
 
-// fieldNames are the names Error uses for the fields, for people.
-var fieldNames = map[string]string{
-	"Ports": "port", "Paths": "path", "PathMode": "path mode", "Command": "worker command",
-	"Dir": "dir", "EnvDir": "envdir", "Interval": "interval", "KillOldDelay": "kill-old delay",
-	"Backlog": "backlog", "AutoRestartInterval": "auto-restart interval", "PIDFile": "pid file",
-	"StatusFile": "status file", "ReadyTimeout": "ready timeout", "KillTimeout": "kill timeout",
+// fields names each Config field that an error can be about: for people
+// (Error) and as start_server's flag (Flag), in one table.
+var fields = map[string]struct{ name, flag string }{
+	"Ports": {"port", "--port"}, "Paths": {"path", "--path"}, "PathMode": {"path mode", "--path-mode"},
+	"Command": {"worker command", "worker command"}, "Dir": {"dir", "--dir"}, "EnvDir": {"envdir", "--envdir"},
+	"Interval": {"interval", "--interval"}, "KillOldDelay": {"kill-old delay", "--kill-old-delay"},
+	"Backlog": {"backlog", "--backlog"}, "AutoRestartInterval": {"auto-restart interval", "--auto-restart-interval"},
+	"PIDFile": {"pid file", "--pid-file"}, "StatusFile": {"status file", "--status-file"},
+	"ReadyTimeout": {"ready timeout", "--ready-timeout"}, "KillTimeout": {"kill timeout", "--kill-timeout"},
 }
 
 // Error is Describe with a readable name of the field: `port 127.0.0.1:80: bind: ...`.
 func (e *FieldError) Error() string {
-	name, ok := fieldNames[e.Field]
-	if !ok {
-		name = e.Field
+	if f, ok := fields[e.Field]; ok {
+		return e.Describe(f.name)
 	}
-	return e.Describe(name)
+	return e.Describe(e.Field)
+}
+
+// Flag is the start_server option the field comes from ("--port"), or the
+// field's name if it has none.
+func (e *FieldError) Flag() string {
+	if f, ok := fields[e.Field]; ok {
+		return f.flag
+	}
+	return e.Field
 }
 
 // Describe is the error with the field called name: "NAME VALUE: ERR", or
@@ -242,21 +253,11 @@ func checkPath(path string) (stale bool, err error) {
 // fileType names the type of a file for messages: "a regular file", "a
 // directory", ...
 func fileType(m fs.FileMode) string {
-	switch m.Type() {
-	case 0:
-		return "a regular file"
-	case fs.ModeDir:
-		return "a directory"
-	case fs.ModeSymlink:
-		return "a symbolic link"
-	case fs.ModeNamedPipe:
-		return "a named pipe (FIFO)"
-	case fs.ModeSocket:
-		return "a socket"
-	case fs.ModeDevice:
-		return "a block device"
-	case fs.ModeDevice | fs.ModeCharDevice:
-		return "a character device"
+	names := map[fs.FileMode]string{0: "a regular file", fs.ModeDir: "a directory", fs.ModeSymlink: "a symbolic link",
+		fs.ModeNamedPipe: "a named pipe (FIFO)", fs.ModeSocket: "a socket", fs.ModeDevice: "a block device",
+		fs.ModeDevice | fs.ModeCharDevice: "a character device"}
+	if n, ok := names[m.Type()]; ok {
+		return n
 	}
 	return fmt.Sprintf("a file of type %v", m.Type())
 }

@@ -48,7 +48,7 @@ func (l *launcher) start(gen int) (process, error) {
 	var overlay map[string]string
 	if l.envDir != "" {
 		var err error
-		if overlay, err = readEnvDir(l.envDir); err != nil {
+		if overlay, err = ReadEnvDir(l.envDir); err != nil {
 			l.logf("%v (starting worker without it)", err)
 		}
 	}
