@@ -33,7 +33,8 @@ Options (Server::Starter's):
   --restart                 HUP the running start_server (--pid-file, --status-file)
                             and wait until only the new generation is left
   --stop                    TERM the running start_server (--pid-file) and wait
-  --daemonize               not supported: run under systemd (see systemd/)
+  --daemonize               run in the background in a session of its own
+                            (needs --log-file); returns once it listens
   --help, --version
 
 Options (beyond Server::Starter):

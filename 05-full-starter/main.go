@@ -56,9 +56,8 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return fail(stderr, restartServer(o))
 	case o.stop:
 		return fail(stderr, stopServer(o))
-	case o.daemonize:
-		return fail(stderr, usagef("--daemonize is not supported: run start_server in the foreground "+
-			"under systemd (see 05-full-starter/systemd/) or another supervisor, with --log-file if you want a log"))
+	case o.daemonize && o.logFile == "":
+		return fail(stderr, usagef("--daemonize requires --log-file (where the daemon's output goes)"))
 	}
 	cfg, err := buildConfig(o, getenv)
 	if err != nil {
@@ -72,6 +71,15 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	if err := checkStatusFileDir(cfg.StatusFile); err != nil {
 		return fail(stderr, err)
 	}
+	report := daemonReport(getenv)
+	if o.daemonize && report == nil {
+		return daemonize(args, stderr)
+	}
+	if report != nil {
+		defer report.Close()
+		stderr = io.MultiWriter(stderr, report) // the error line, if any, goes back too
+		cfg.SetupDone = func() { fmt.Fprintln(report, "ok"); report.Close() }
+	}
 	if o.logFile != "" {
 		lg, err := openLog(o.logFile)
 		if err != nil {
@@ -81,6 +89,9 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		// Errors that end the supervisor go to the log and to the
 		// terminal start_server was started from.
 		stderr = io.MultiWriter(lg.terminal, os.Stderr)
+		if report != nil {
+			stderr = io.MultiWriter(stderr, report)
+		}
 		// If the log command exits, the terminal hears it once.
 		cfg.LogLost = lg.terminal
 	}

@@ -73,6 +73,11 @@ type Config struct {
 	// in Perl).
 	KillTimeout time.Duration
 
+	// SetupDone, if not nil, is called once Run holds the pid file and the
+	// sockets, before the first worker starts (--daemonize: the daemon
+	// tells the process that started it that it may exit 0).
+	SetupDone func()
+
 	// Log receives the starter's log lines (os.Stderr if nil).
 	Log io.Writer
 	// LogLost, if not nil, is told once, in one line, when a write to Log

@@ -75,34 +75,32 @@ func Run(ctx context.Context, cfg Config) error {
 }
 
 // bindSockets binds the --port and --path sockets in option order, adopts
-// those systemd passed to the starter, and logs what each worker will get.
-// On error the sockets bound so far are returned too, for the caller to
-// close.
+// those systemd passed to the starter, and logs the banner. On error the
+// sockets bound so far are returned too, for the caller to close.
 func bindSockets(cfg Config, specs []socketSpec, logf func(string, ...any)) ([]*boundSocket, error) {
-	closeStrayFDsOnExec()
-	activated, err := adoptActivated(os.Getenv, os.Getpid())
+	CloseStrayFDsOnExec()
+	socks, err := adoptActivated(os.Getenv, os.Getpid())
 	if err != nil {
-		return activated, err
+		return socks, err
 	}
 	backlog := cfg.Backlog
 	if backlog <= 0 {
 		backlog = defaultBacklog()
 	}
-	var socks []*boundSocket
+	var bound []*boundSocket
 	for _, spec := range specs {
 		var s *boundSocket
 		if spec.network == "unix" {
 			if s, err = bindUnix(spec, backlog, cfg.PathMode, logf); err != nil {
-				return append(socks, activated...), &FieldError{Field: "Paths", Value: spec.given, Err: err}
+				return append(bound, socks...), &FieldError{Field: "Paths", Value: spec.given, Err: err}
 			}
 		} else if s, err = bindInet(spec, backlog); err != nil {
-			return append(socks, activated...), &FieldError{Field: "Ports", Value: spec.given, Err: err}
+			return append(bound, socks...), &FieldError{Field: "Ports", Value: spec.given, Err: err}
 		}
-		socks = append(socks, s)
+		bound = append(bound, s)
 	}
-	socks = append(socks, activated...)
 	logf("start_server (pid:%d) starting now...", os.Getpid())
-	return socks, nil
+	return append(bound, socks...), nil
 }
 
 // supervise starts the workers' machinery (readiness sockets, launcher)
@@ -136,6 +134,9 @@ func supervise(ctx context.Context, cfg Config, set settings, socks []*boundSock
 		}
 	}
 	s := &supervisor{cfg: set, logf: logf, os: osSeam{start: l.start, now: time.Now, notifyUp: up.Send}}
+	if cfg.SetupDone != nil {
+		cfg.SetupDone()
+	}
 	s.loop(ctx, sigC, exitC, notifyC)
 	if cfg.StatusFile != "" {
 		os.Remove(cfg.StatusFile)

@@ -7,16 +7,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// closeStrayFDsOnExec marks every fd above 2 close-on-exec. Go opens its own
+// CloseStrayFDsOnExec marks every fd above 2 close-on-exec. Go opens its own
 // files close-on-exec, but fds the starter inherited from its parent (a
 // shell, a process manager) are not, and exec would hand them to every
-// worker, as Perl's start_server does. After this call a worker gets only
-// fds 0-2 and the sockets of the fd plan. Adopted activation sockets are
-// passed explicitly, so marking them too is right.
-//
-// It lists /proc/self/fd (Linux) or /dev/fd (BSD, macOS); if neither can be
-// read it does nothing. It does not block.
-func closeStrayFDsOnExec() {
+// worker, as Perl's start_server does (and to the daemon, --daemonize).
+// It lists /proc/self/fd (Linux) or
+// /dev/fd (BSD, macOS), and does nothing if it can read neither.
+func CloseStrayFDsOnExec() {
 	for _, dir := range []string{"/proc/self/fd", "/dev/fd"} {
 		entries, err := os.ReadDir(dir)
 		if err != nil {

@@ -67,7 +67,8 @@ func Start(bin string, args ...string) (*Process, error) {
 }
 
 // StartCmd is Start for a command the caller prepared (environment, extra
-// files, directory). Stdout, Stderr and SysProcAttr.Setpgid are set here.
+// files, directory). Stdout, Stderr and SysProcAttr.Setpgid are set here
+// (not Setpgid with Setsid: a session leader leads its group already).
 func StartCmd(cmd *exec.Cmd) (*Process, error) {
 	p := &Process{cmd: cmd, done: make(chan struct{}), grow: make(chan struct{})}
 	cmd.Stdout = (*lineWriter)(p)
@@ -75,7 +76,7 @@ func StartCmd(cmd *exec.Cmd) (*Process, error) {
 	if cmd.SysProcAttr == nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
-	cmd.SysProcAttr.Setpgid = true
+	cmd.SysProcAttr.Setpgid = !cmd.SysProcAttr.Setsid
 	// Wait also waits until nobody writes to the output pipes any more. A
 	// child the program left behind keeps them open; without a limit, Wait
 	// (and so Done) would hang until that child exits, and the leak would
