@@ -7,8 +7,8 @@
 // on SIGHUP starts a new worker and retires the old one without ever closing
 // the sockets. The supervisor itself is package starter; this file and its
 // siblings are the command line: options (options.go), defaults and
-// environment variables (settings.go), --log-file (logfile.go), --restart and
-// --stop (control.go), and the no-argument demo (demo.go).
+// environment variables (settings.go), --log-file (logfile.go),
+// --daemonize (daemon.go), and the no-argument demo (demo.go).
 package main
 
 import (
@@ -52,10 +52,14 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	case o.version:
 		fmt.Fprintln(stdout, versionText)
 		return exitOK
-	case o.restart:
-		return fail(stderr, restartServer(o))
+	case o.restart && (o.pidFile == "" || o.statusFile == ""):
+		return fail(stderr, usagef("--restart needs --pid-file and --status-file"))
+	case o.restart: // waits on evidence, not for a time from our options (the server's may differ)
+		return fail(stderr, starter.Restart(o.pidFile, o.statusFile, 0))
+	case o.stop && o.pidFile == "":
+		return fail(stderr, usagef("--stop needs --pid-file"))
 	case o.stop:
-		return fail(stderr, stopServer(o))
+		return fail(stderr, starter.Stop(o.pidFile, 0))
 	case o.daemonize && o.logFile == "":
 		return fail(stderr, usagef("--daemonize requires --log-file (where the daemon's output goes)"))
 	}
@@ -125,4 +129,21 @@ func message(err error) string {
 		return fe.Err.Error() + ": start_server [options] -- COMMAND [ARGS...]"
 	}
 	return fe.Describe(fe.Flag())
+}
+
+// checkStatusFileDir reports a --status-file that cannot be written. The
+// status file is replaced atomically (a temporary file beside it, then
+// rename), so what must work is creating a file in its directory; this
+// probes exactly that with a file of its own, removed at once.
+func checkStatusFileDir(statusFile string) error {
+	if statusFile == "" {
+		return nil
+	}
+	probe := fmt.Sprintf("%s.probe.%d", statusFile, os.Getpid())
+	f, err := os.OpenFile(probe, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("cannot write --status-file %s: %w", statusFile, err)
+	}
+	f.Close()
+	return os.Remove(probe)
 }

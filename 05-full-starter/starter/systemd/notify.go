@@ -8,16 +8,12 @@ import (
 )
 
 // NotifySockets makes the workers' NOTIFY_SOCKETs so that only the
-// starter's user (and root) can send to them.
-//
-// On Linux they are in the abstract namespace
-// (@start_server-PID-RANDOM/NAME, which systemd's protocol allows): nothing
-// on disk, so nothing is left behind when the starter is killed. Abstract
-// sockets have no file permissions, so the sender of every datagram is
-// checked instead (SO_PASSCRED, Allowed). Elsewhere they are files in a
-// private directory (mode 0700) $TMPDIR/start_server-PID-RANDOM, removed by
-// Close; the directories of starters that were killed are removed by the
-// next starter (sweepNotifyDirs).
+// starter's user (and root) can send to them. On Linux they are abstract
+// (@start_server-PID-RANDOM/NAME): nothing on disk is left behind by a
+// killed starter, and with no file permissions the sender of each datagram
+// is checked instead (Allowed). Elsewhere they are files in a 0700
+// directory, $TMPDIR/start_server-PID-RANDOM, removed by Close, or by the
+// next starter if this one is killed (sweepNotifyDirs).
 type NotifySockets struct {
 	dir      string // the directory; "" with abstract sockets
 	abstract string // the abstract name prefix, "@start_server-PID-RANDOM"

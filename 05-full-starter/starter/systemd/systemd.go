@@ -1,15 +1,12 @@
 // Package systemd is what start_server does beyond Server::Starter to work
-// with systemd: a reader of the supervisor can skip it.
+// with systemd; a first reading of the supervisor can skip it:
 //
-//   - The starter's own socket activation (Activated): sockets systemd
-//     passed to start_server itself.
-//   - Upstream readiness (Upstream): READY=1, STATUS= and STOPPING=1 to the
-//     starter's own NOTIFY_SOCKET under a Type=notify unit.
-//   - The workers' readiness sockets (NotifySockets): how each worker's
-//     NOTIFY_SOCKET is made private on each platform (abstract sockets with
-//     SO_PASSCRED on Linux, a 0700 directory swept after a crash elsewhere).
-//   - The exec shim (ShimCommand) behind --listen-fds: it sets LISTEN_PID to
-//     the worker's own pid.
+//   - Activated: sockets systemd passed to start_server itself;
+//   - Upstream: READY=1, STATUS=, STOPPING=1 to start_server's own
+//     NOTIFY_SOCKET (a Type=notify unit);
+//   - NotifySockets: each worker's NOTIFY_SOCKET made private (abstract
+//     sockets and SO_PASSCRED on Linux, a 0700 directory elsewhere);
+//   - the exec shim behind --listen-fds (shim.go).
 package systemd
 
 import (
@@ -27,10 +24,8 @@ const (
 	ListenFDsStart = 3
 )
 
-// Upstream tells the starter's own supervisor about the starter, with the
-// sd_notify protocol, when the starter itself was started with
-// NOTIFY_SOCKET (a systemd unit with Type=notify). A nil *Upstream sends
-// nothing.
+// Upstream is the starter's own NOTIFY_SOCKET, if it has one. A nil
+// *Upstream sends nothing.
 type Upstream struct{ addr *net.UnixAddr }
 
 // NewUpstream returns nil if socket (the starter's NOTIFY_SOCKET) is empty.
