@@ -76,7 +76,7 @@ type Config struct {
 	// SetupDone, if not nil, is called once Run holds the pid file and the
 	// sockets, before the first worker starts (--daemonize: the daemon
 	// tells the process that started it that it may exit 0).
-	SetupDone func()
+	SetupDone func() `json:"-"`
 
 	// Log receives the starter's log lines (os.Stderr if nil).
 	Log io.Writer

@@ -1,11 +1,6 @@
 package starter
 
 import (
-	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
 	"strconv"
 	"syscall"
 	"testing"
@@ -15,7 +10,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"hotdeploy/internal/load"
-	"hotdeploy/internal/proc"
 )
 
 // hupToSignalled sends HUP and returns how long until the starter logs that
@@ -107,37 +101,4 @@ func TestRealZeroErrorsUnderLoad(t *testing.T) {
 			p.stop()
 		})
 	}
-}
-
-// Socket activation into the starter: systemd-socket-activate passes a
-// unix socket; the starter adopts it, its key is its path, its name stays
-// (passed on with --listen-fds).
-func TestRealSocketActivation(t *testing.T) {
-	t.Parallel()
-	ssa, err := exec.LookPath("systemd-socket-activate")
-	if err != nil {
-		t.Skip("systemd-socket-activate not installed")
-	}
-	path := filepath.Join(t.TempDir(), "act.sock")
-	b, err := json.Marshal(Config{Command: workerCmd("-dump"), Interval: 100 * time.Millisecond, ListenFDs: true})
-	require.NoError(t, err)
-	exe, err := os.Executable()
-	require.NoError(t, err)
-	cmd := exec.Command(ssa, "-l", path, "--fdname=web", "-E", configEnv+"="+string(b), exe)
-	pp, err := proc.StartCmd(cmd)
-	require.NoError(t, err)
-	proc.Track(t, pp)
-	p := &starterProc{pp, t}
-	// Not the socket file: it exists after bind, before listen (a connect
-	// then is refused). systemd-socket-activate says this once it listens.
-	p.waitLine(`^Listening on %s as 3\.$`, regexp.QuoteMeta(path))
-	// systemd-socket-activate runs the starter at the first connection.
-	pid := get(t, "unix", path)
-	d := p.dumpOf(pid)
-	assert.Equal(t, path+"=3", d.env["SERVER_STARTER_PORT"])
-	assert.Equal(t, "web", d.env["LISTEN_FDNAMES"])
-	assert.Equal(t, "1", d.env["LISTEN_FDS"])
-	assert.Equal(t, strconv.Itoa(pid), d.env["LISTEN_PID"])
-	assert.Equal(t, []string{"0", "1", "2", "3"}, fdNumbers(d.fds))
-	p.stop()
 }

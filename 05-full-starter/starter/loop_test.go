@@ -488,23 +488,25 @@ func TestLoopAutoRestart(t *testing.T) {
 // workers here; each message is sent only once its generation has been
 // started (a message for a generation that does not exist yet is dropped).
 func TestLoopRun(t *testing.T) {
+	h := newLoop(t, func(s *settings) {
+		s.interval, s.killTimeout, s.backoffMin = time.Minute, time.Minute, time.Millisecond
+	})
+	// The harness, made safe for the loop's goroutine: a real clock, and
+	// procs and log guarded by mu.
 	var mu sync.Mutex
-	procs := map[int]*fakeProc{}
-	var log []string
-	s := &supervisor{
-		cfg: settings{interval: time.Minute, killTimeout: time.Minute, signalOnHUP: syscall.SIGTERM,
-			signalOnTERM: syscall.SIGTERM, backoffMin: time.Millisecond, backoffMax: time.Second},
-		logf: func(f string, a ...any) {
-			mu.Lock()
-			defer mu.Unlock()
-			log = append(log, fmt.Sprintf(f, a...))
-		},
-		os: osSeam{now: time.Now, start: func(gen int) (process, error) {
-			mu.Lock()
-			defer mu.Unlock()
-			procs[gen] = &fakeProc{pid: 1000 + gen}
-			return procs[gen], nil
-		}},
+	procs := h.procs
+	s := h.s
+	s.os.now = time.Now
+	s.logf = func(f string, a ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		h.log = append(h.log, fmt.Sprintf(f, a...))
+	}
+	start := s.os.start
+	s.os.start = func(gen int) (process, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return start(gen)
 	}
 	sigC := make(chan os.Signal, 1)
 	exitC := make(chan exitEvent, 1)
@@ -528,7 +530,7 @@ func TestLoopRun(t *testing.T) {
 			if time.Now().After(deadline) {
 				mu.Lock()
 				defer mu.Unlock()
-				t.Fatalf("timed out waiting for %s; log:\n%s", what, strings.Join(log, "\n"))
+				t.Fatalf("timed out waiting for %s; log:\n%s", what, strings.Join(h.log, "\n"))
 			}
 			time.Sleep(time.Millisecond)
 		}
@@ -544,7 +546,7 @@ func TestLoopRun(t *testing.T) {
 	logged := func(sub string) {
 		t.Helper()
 		poll(fmt.Sprintf("log line %q", sub), func() bool {
-			return slices.ContainsFunc(log, func(l string) bool { return strings.Contains(l, sub) })
+			return slices.ContainsFunc(h.log, func(l string) bool { return strings.Contains(l, sub) })
 		})
 	}
 	ready := func(gen int) { notifyC <- notifyEvent{gen: gen, msg: notifyMsg{ready: true}} }
@@ -574,7 +576,7 @@ func TestLoopRun(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("run did not return after every worker exited")
 	}
-	assert.Contains(t, strings.Join(log, "\n"), "received TERM, sending TERM to all workers:1002,1003")
+	assert.Contains(t, strings.Join(h.log, "\n"), "received TERM, sending TERM to all workers:1002,1003")
 }
 
 // A start that fails in the start path itself (the exec shim cannot be

@@ -441,28 +441,86 @@ func TestRealBadConfig(t *testing.T) {
 	assert.NotContains(t, p.Output(), "starting new worker")
 }
 
-// The starter under systemd Type=notify: READY=1 to its own NOTIFY_SOCKET
-// once a worker runs, STOPPING=1 at shutdown; workers get their own socket.
-func TestRealUpstreamNotify(t *testing.T) {
+// A new generation that says READY=1 and dies 200ms later is a failed
+// start: during its probation the old generation is not signalled, stays
+// current and keeps serving; Restart reports the failure. The next good
+// generation takes over after its probation.
+func TestRealProbation(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "notify.sock")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	dir := t.TempDir()
+	crash := filepath.Join(dir, "crash")
+	pidFile, statusFile := filepath.Join(dir, "pid"), filepath.Join(dir, "status")
+	p := startStarter(t, Config{
+		Ports: []string{"127.0.0.1:0"}, Command: workerCmd("-notify", "-crash-if-exists", crash),
+		Interval: 10 * time.Second, PIDFile: pidFile, StatusFile: statusFile,
+	})
+	addr := p.boundAddr()
+	pid1 := p.workerUp(1)
+	p.waitLine(`^new worker %d is now running$`, pid1)
+
+	require.NoError(t, os.WriteFile(crash, nil, 0o644))
+	err := Restart(pidFile, statusFile, 30*time.Second)
+	require.Error(t, err, "the restart failed: generation 2 died during its probation")
+	assert.Contains(t, err.Error(), "new worker (generation 2) failed to start")
+	m := p.waitLine(`^new worker (\d+) is ready \(READY=1 after \S+\); the old generation is signalled after a probation of 1s$`)
+	p.waitLine(`^new worker %s died \S+ after READY=1, during its probation$`, m[1])
+	p.waitLine(`^new worker %s seems to have failed to start, exit status:768\b`, m[1])
+	assert.NotContains(t, p.Output(), fmt.Sprintf("worker pid=%d gen=1 received", pid1), "the old worker was not signalled")
+	assert.Equal(t, fmt.Sprintf("1:%d\n", pid1), fileContent(statusFile))
+	waitFor(t, "a response from the old generation", func() bool { return tryGet(addr) == pid1 })
+
+	require.NoError(t, os.Remove(crash))
+	require.NoError(t, Restart(pidFile, statusFile, 30*time.Second))
+	s, err := readStatusFile(statusFile)
 	require.NoError(t, err)
-	defer conn.Close()
-	p := startStarterEnv(t, Config{Command: workerCmd("-dump", "-notify"), Interval: 10 * time.Second},
-		[]string{"NOTIFY_SOCKET=" + path})
-	read := func() string {
-		conn.SetReadDeadline(time.Now().Add(30 * time.Second))
-		buf := make([]byte, 4096)
-		n, err := conn.Read(buf)
-		require.NoError(t, err)
-		return string(buf[:n])
+	require.Len(t, s, 1)
+	assert.Greater(t, s[0].gen, 2)
+	assert.Equal(t, s[0].pid, get(t, "tcp", addr))
+	p.waitLine(`^old worker %d died, status:0$`, pid1)
+	p.stop()
+}
+
+// What the probation costs (the numbers in the README come from this
+// test's log): HUP → the new generation answers stays at milliseconds,
+// because a new worker serves from its READY=1 on; only HUP → old worker
+// signalled, the overlap of the two generations, grows by the probation.
+func TestRealProbationCost(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		probation time.Duration // Config.Probation
+		want      time.Duration // the probation in force
+	}{{"default", 0, DefaultProbation}, {"none", -1, 0}} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := startStarter(t, Config{
+				Ports: []string{"127.0.0.1:0"}, Command: workerCmd("-notify"),
+				Interval: 10 * time.Second, Probation: tc.probation,
+			})
+			addr := p.boundAddr()
+			old := p.workerUp(1)
+			p.waitLine(`^new worker %d is now running$`, old)
+			var serving, signalled []time.Duration
+			for range 5 {
+				begin := time.Now()
+				p.SignalT(t, syscall.SIGHUP)
+				var pid int
+				waitFor(t, "an answer from the new generation", func() bool {
+					pid = tryGet(addr)
+					return pid != 0 && pid != old
+				})
+				serving = append(serving, time.Since(begin))
+				p.waitLine(`^killing old workers$`)
+				signalled = append(signalled, time.Since(begin))
+				p.waitLine(`^old worker %d died`, old)
+				old = pid
+			}
+			t.Logf("probation %v: HUP → new generation serving %v; HUP → old worker signalled %v", tc.want, serving, signalled)
+			for i := range serving {
+				assert.GreaterOrEqual(t, signalled[i], tc.want, "the old generation is signalled only after the probation")
+				if tc.want > 0 {
+					assert.Less(t, serving[i], signalled[i], "the new generation serves before the old one is signalled")
+				}
+			}
+			p.stop()
+		})
 	}
-	m := p.waitLine(`^starting new worker (\d+)$`)
-	assert.Equal(t, fmt.Sprintf("READY=1\nSTATUS=generation 1 (pid %s) running", m[1]), read())
-	pid, _ := strconv.Atoi(m[1])
-	assert.NotEqual(t, path, p.dumpOf(pid).env["NOTIFY_SOCKET"], "the worker has its own")
-	p.SignalT(t, syscall.SIGTERM)
-	assert.Equal(t, "STOPPING=1", read())
-	p.waitLine(`^exiting$`)
 }
