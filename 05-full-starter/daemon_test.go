@@ -27,11 +27,12 @@ import (
 func TestDaemonize(t *testing.T) {
 	dir := t.TempDir()
 	logFile, pidFile, statusFile := filepath.Join(dir, "log"), filepath.Join(dir, "pid"), filepath.Join(dir, "status")
+	sock := filepath.Join(dir, "server.sock") // as Perl's t/13-unix-daemonize.t
 	// A shell as the terminal session's leader: it runs start_server, says
 	// how it exited, and stays, as a login shell would.
 	sh := exec.Command("sh", "-c", `"$0" "$@"; echo "start_server exited $?"; exec sleep 60`, starterBin,
 		"--daemonize", "--log-file", logFile, "--pid-file", pidFile, "--status-file", statusFile,
-		"--port", "127.0.0.1:0", "--", exampleBin)
+		"--port", "127.0.0.1:0", "--path", sock, "--", exampleBin)
 	sh.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	session, err := proc.StartCmd(sh)
 	require.NoError(t, err)
@@ -41,6 +42,9 @@ func TestDaemonize(t *testing.T) {
 	// It returned after the daemon took the pid file and bound the socket.
 	daemon, err := strconv.Atoi(strings.TrimSpace(fileContent(t, pidFile)))
 	require.NoError(t, err, "the pid file exists when start_server returns")
+	fi, err := os.Stat(sock)
+	require.NoError(t, err, "so does the --path socket")
+	assert.Equal(t, os.ModeSocket, fi.Mode().Type())
 	t.Cleanup(func() {
 		if unix.Kill(daemon, 0) == nil {
 			t.Errorf("daemon %d still running at the end of the test (killed now)", daemon)
@@ -78,6 +82,7 @@ func TestDaemonize(t *testing.T) {
 	require.Equal(t, 0, res.code, "--stop: %s", res.stderr)
 	assert.NoFileExists(t, pidFile)
 	assert.NoFileExists(t, statusFile)
+	assert.NoFileExists(t, sock)
 	assert.True(t, proc.Exited(s[2]), "the worker has exited")
 	deadline = time.Now().Add(proc.ExitTimeout)
 	for unix.Kill(daemon, 0) == nil && time.Now().Before(deadline) {
