@@ -122,8 +122,8 @@ func moduleRoot() (string, error) {
 
 // demoWorker is the demo's worker command: args are the module root and the
 // build directory. It builds the example into the build directory (one
-// binary per generation), then execs it — same PID, so LISTEN_PID and the
-// supervisor's bookkeeping still hold, and the inherited sockets stay open
+// binary per generation), then execs it — same PID, so the supervisor's
+// bookkeeping still holds, and the inherited sockets stay open
 // across the exec. It returns (an exit code) only on failure.
 //
 // The inherited sockets are marked close-on-exec while "go build" runs so
@@ -183,8 +183,7 @@ func demoWorker(args []string) int {
 
 // inheritedFDs lists the socket descriptors this process got from the
 // supervisor: the ones SERVER_STARTER_PORT names (the supervisor is our
-// start_server, which names every socket it passes there, LISTEN_FDS ones
-// included).
+// start_server, which names every socket it passes there).
 func inheritedFDs() ([]int, error) {
 	specs, err := listener.ParseServerStarterPort(os.Getenv("SERVER_STARTER_PORT"))
 	if err != nil {
