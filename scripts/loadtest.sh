@@ -22,5 +22,11 @@ cd "$(dirname "$0")/.."
 # and turns every failure into exit status 1.
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# On a cold build cache this build takes about a minute (the chart library):
+# say so on a terminal, so that a projector does not show a blank screen.
+# Not in a pipe or a log, where the docs' transcripts show the output as is.
+if [ -t 2 ]; then
+	echo "building the load generator (internal/cmd/loadtest; a minute the first time)..." >&2
+fi
 go build -o "$tmp/loadtest" ./internal/cmd/loadtest
 "$tmp/loadtest" "$@"
