@@ -60,9 +60,10 @@ func runDemo(getenv func(string) string, stdout, stderr io.Writer) int {
 	defer os.RemoveAll(buildDir)
 
 	pid := os.Getpid()
-	shown := addr
+	shown, loadAddr := addr, addr
 	if strings.HasSuffix(addr, ":0") {
 		shown = "ADDR (see the worker's 'listening on' line)"
+		loadAddr = "ADDR"
 	}
 	fmt.Fprintf(stdout, `start_server demo: supervisor pid=%d, socket %s
 worker: go build %s (in %s), then run it; rebuilt on every HUP
@@ -70,12 +71,12 @@ try, in another terminal:
   curl -si http://%s/ | grep X-
   kill -HUP %d
       (edit %s first: the new generation runs your code)
-  scripts/loadtest.sh 05
-      (the same stage under load across restarts, on its own port)
+  scripts/loadtest.sh -addr %s -pid %d
+      (this server under load while the load generator HUPs it 3 times)
   grep VmRSS /proc/%d/status; ls -l /proc/%d/fd
   kill %d
       (or Ctrl-C: stop)
-`, pid, addr, demoPackage, root, shown, pid, demoPackage, pid, pid, pid)
+`, pid, addr, demoPackage, root, shown, pid, demoPackage, loadAddr, pid, pid, pid, pid)
 
 	cfg := starter.Config{
 		Ports:        []string{addr},

@@ -36,6 +36,9 @@ func TestDemoRebuildsOnHUP(t *testing.T) {
 	m := p.WaitLineT(t, `supervisor pid=(\d+)`)
 	assert.Equal(t, strconv.Itoa(p.PID()), m[1], "the banner names the supervisor's PID")
 	p.WaitLineT(t, `kill -HUP `+m[1])
+	// The load test it suggests is the one the facilitator's guide runs:
+	// against this supervisor, which gets the HUPs.
+	p.WaitLineT(t, `^  scripts/loadtest\.sh -addr ADDR -pid `+m[1]+`$`)
 	addr, err := proc.WaitListenAddr(p.PID(), proc.ReadyTimeout)
 	require.NoError(t, err)
 
