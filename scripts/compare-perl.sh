@@ -4,7 +4,7 @@
 # under both, ours also with the socket on fd 4 (no LISTEN_FDS, so no LISTEN_PID)
 # and with the example worker (READY=1), the bare workers as the floor; same
 # load (internal/load), loopback, OS-chosen ports. Prints a Markdown table
-# (see 05-full-starter/internal/comparebench for what each row measures);
+# (see internal/cmd/comparebench/main.go for what each row measures);
 # progress goes to stderr.
 #
 #   scripts/compare-perl.sh                 # defaults: 15 HUPs per latency row
@@ -25,6 +25,6 @@ trap 'rm -rf "$tmp"' EXIT
 go build -o "$tmp/start_server" ./05-full-starter
 go build -o "$tmp/example" ./05-full-starter/example
 go build -o "$tmp/perlworker" ./05-full-starter/internal/perlworker
-go build -o "$tmp/comparebench" ./05-full-starter/internal/comparebench
+go build -o "$tmp/comparebench" ./internal/cmd/comparebench
 timeout 1200 "$tmp/comparebench" -perl "$perl_starter" -ours "$tmp/start_server" \
 	-perlworker "$tmp/perlworker" -example "$tmp/example" "$@"
