@@ -19,11 +19,8 @@ func groupMembers(pgid int) []int {
 		if err != nil {
 			continue
 		}
-		fields, err := StatFields(pid)
-		if err != nil || fields[0] == "Z" || fields[0] == "X" {
-			continue
-		}
-		if pg, _ := strconv.Atoi(fields[2]); pg == pgid {
+		st, err := ReadStat(pid)
+		if err == nil && !st.Gone() && st.PGRP() == pgid {
 			pids = append(pids, pid)
 		}
 	}

@@ -68,22 +68,16 @@ func RSS(pid int) (int, error) {
 // CPUTicks returns utime+stime of pid in clock ticks (fields 14 and 15 of
 // /proc/PID/stat; usually 100 per second).
 func CPUTicks(pid int) (int, error) {
-	fields, err := StatFields(pid)
+	st, err := ReadStat(pid)
 	if err != nil {
 		return 0, err
 	}
-	// fields[0] is the state (field 3), so utime (14) is fields[11].
-	utime, err1 := strconv.Atoi(fields[11])
-	stime, err2 := strconv.Atoi(fields[12])
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("pid %d: bad stat", pid)
-	}
-	return utime + stime, nil
+	return st.CPUTicks(), nil
 }
 
 // Exited reports whether pid has exited: it is gone, or a zombie waiting to
 // be reaped.
 func Exited(pid int) bool {
-	fields, err := StatFields(pid)
-	return err != nil || fields[0] == "Z" || fields[0] == "X"
+	st, err := ReadStat(pid)
+	return err != nil || st.Gone()
 }

@@ -136,20 +136,3 @@ func FDsOf(pid int, inode uint64) ([]int, error) {
 	}
 	return m[inode], nil
 }
-
-// StatFields returns the fields of /proc/PID/stat after the command name,
-// starting with the state (field 3 of proc(5)): fields[0] is the state,
-// fields[2] the process group, fields[11] and [12] utime and stime.
-func StatFields(pid int) ([]string, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return nil, err
-	}
-	// The command name (field 2) is in parentheses and may contain spaces.
-	s := string(data)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(fields) < 13 {
-		return nil, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(fields))
-	}
-	return fields, nil
-}

@@ -2,11 +2,6 @@
 
 package proc
 
-import "errors"
-
-// errNoProcFS is returned where Linux's /proc is not available.
-var errNoProcFS = errors.New("needs Linux /proc")
-
 // A ListenSocket is a TCP socket in LISTEN state; see sockets_linux.go.
 type ListenSocket struct {
 	Addr  string
@@ -25,6 +20,3 @@ func SocketFDs(pid int) (map[uint64][]int, error) { return nil, errNoProcFS }
 
 // FDsOf needs Linux /proc; see sockets_linux.go.
 func FDsOf(pid int, inode uint64) ([]int, error) { return nil, errNoProcFS }
-
-// StatFields needs Linux /proc; see sockets_linux.go.
-func StatFields(pid int) ([]string, error) { return nil, errNoProcFS }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -137,14 +138,14 @@ func waitStopped(pid int, timeout time.Duration) error {
 			return err
 		}
 		stopped := len(tasks) > 0
-		for _, t := range tasks {
-			f, err := proc.StatFields(pid) // fallback: the process's own state
-			if b, rerr := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, t.Name())); rerr == nil {
-				if i := bytes.LastIndexByte(b, ')'); i >= 0 && i+2 < len(b) {
-					f, err = []string{string(b[i+2])}, nil
-				}
+		for _, task := range tasks {
+			tid, err := strconv.Atoi(task.Name())
+			if err != nil {
+				continue
 			}
-			if err != nil || (f[0] != "T" && f[0] != "t") {
+			// A thread whose line is gone has exited: it runs no more.
+			st, err := proc.ReadTaskStat(pid, tid)
+			if err == nil && st.State() != "T" && st.State() != "t" {
 				stopped = false
 			}
 		}

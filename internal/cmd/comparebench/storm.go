@@ -98,8 +98,8 @@ func workers(pid int) []int {
 		if err != nil {
 			continue
 		}
-		f, err := proc.StatFields(child)
-		if err != nil || f[0] == "Z" || f[1] != strconv.Itoa(pid) {
+		st, err := proc.ReadStat(child)
+		if err != nil || st.Gone() || st.PPID() != pid {
 			continue
 		}
 		if cmdline, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline"); bytes.HasPrefix(cmdline, []byte("start_server-exec-shim\x00")) {

@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"strings"
 	"syscall"
+
+	"hotdeploy/internal/proc"
 )
 
 // network is the fleet's private network: a bridge in the root namespace
@@ -182,22 +184,11 @@ func checkPrivileges(ctx context.Context) error {
 // of /proc/PID/stat): with the PID it names one process, even after the PID
 // was reused.
 func processStart(pid int) (string, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	st, err := proc.ReadStat(pid)
 	if err != nil {
 		return "", err
 	}
-	s := string(b)
-	// The command name (field 2) may contain spaces and parentheses: skip
-	// past its last ')'.
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return "", fmt.Errorf("/proc/%d/stat: no ')'", pid)
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 20 {
-		return "", fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
-	}
-	return f[19], nil // field 22 overall: f[0] is field 3
+	return st.StartTime(), nil
 }
 
 // killGroupIfSame sends sig to the process group led by pid, but only if pid
