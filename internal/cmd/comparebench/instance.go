@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -67,7 +68,8 @@ func start(cfg config, v *variant) (*instance, error) {
 		return nil, err
 	}
 	in := &instance{v: v, dir: dir, statusFile: filepath.Join(dir, "status"), pidFile: filepath.Join(dir, "pid")}
-	in.p, err = proc.Start(v.bin, "--port="+v.port, "--status-file="+in.statusFile, "--pid-file="+in.pidFile, "--", v.worker)
+	args := append(append([]string(nil), v.opts...), "--port="+v.port, "--status-file="+in.statusFile, "--pid-file="+in.pidFile, "--", v.worker)
+	in.p, err = proc.Start(v.bin, args...)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -83,7 +85,41 @@ func start(cfg config, v *variant) (*instance, error) {
 		in.stop()
 		return nil, err
 	}
+	if err := in.checkStartPath(); err != nil {
+		in.stop()
+		return nil, err
+	}
 	return in, nil
+}
+
+// checkStartPath makes sure that the column is what its name says: with
+// --listen-fds the first worker has LISTEN_FDS=1 and LISTEN_PID = its own
+// pid (so the exec shim ran); without, no LISTEN_* variable at all.
+func (in *instance) checkStartPath() error {
+	_, pid, err := in.current()
+	if err != nil {
+		return err
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	if err != nil {
+		return fmt.Errorf("%s: %w", in.v.name, err)
+	}
+	var listen []string
+	for _, kv := range strings.Split(string(data), "\x00") {
+		if strings.HasPrefix(kv, "LISTEN_") {
+			listen = append(listen, kv)
+		}
+	}
+	if !slices.Contains(in.v.opts, "--listen-fds") {
+		if len(listen) > 0 {
+			return fmt.Errorf("%s: worker %d has %v, want no LISTEN_* variable", in.v.name, pid, listen)
+		}
+		return nil
+	}
+	if !slices.Contains(listen, "LISTEN_FDS=1") || !slices.Contains(listen, "LISTEN_PID="+strconv.Itoa(pid)) {
+		return fmt.Errorf("%s: worker %d has %v, want LISTEN_FDS=1 and LISTEN_PID=%d", in.v.name, pid, listen, pid)
+	}
+	return nil
 }
 
 // stop stops the starter (TERM, then KILL to its group after 30 s) and

@@ -13,11 +13,10 @@ import (
 	"hotdeploy/internal/proc"
 )
 
-// loadPhase: failed requests per restart under load, for the variants with
-// the default fds.
+// loadPhase: failed requests per restart under load, for the full variants.
 func loadPhase(cfg config, results map[*variant]*result) error {
 	for _, v := range cfg.variants {
-		if !v.load {
+		if !v.full {
 			continue
 		}
 		for _, ka := range []bool{false, true} {
@@ -80,7 +79,7 @@ func restartsUnderLoad(cfg config, v *variant, keepAlive bool, r *result) error 
 	return nil
 }
 
-// throughputPhase measures requests per second through each load variant
+// throughputPhase measures requests per second through each full variant
 // and to each bare worker (this program binds the socket and hands it over
 // on fd 3), interleaved round by round, and reports the medians.
 func throughputPhase(cfg config, results map[*variant]*result) (map[string]float64, error) {
@@ -108,7 +107,7 @@ func throughputPhase(cfg config, results map[*variant]*result) (map[string]float
 	}
 	byName := map[string]*variant{}
 	for _, v := range cfg.variants {
-		if !v.load {
+		if !v.full {
 			continue
 		}
 		in, err := start(cfg, v)

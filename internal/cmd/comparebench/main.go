@@ -3,15 +3,26 @@
 // prints a Markdown table. scripts/compare-perl.sh builds the binaries and
 // runs it; it is not part of go test.
 //
-// The columns are starter × worker:
+// The columns are starter × worker × how ours starts its workers:
 //   - Perl's start_server and ours with the same Perl-protocol worker
 //     (05-full-starter/internal/perlworker: SERVER_STARTER_PORT only, never
 //     READY=1), so both judge it by --interval (1 s);
-//   - ours with that worker and the socket on "=4", which leaves fd 3 empty,
-//     so LISTEN_FDS is not set and no LISTEN_PID is needed: the baseline for
-//     what LISTEN_PID costs;
-//   - ours with the example worker, which says READY=1, with the default fds
-//     and with "=4".
+//   - ours, "default": the options a Perl command line has. The worker gets
+//     the socket on fd 3, SERVER_STARTER_PORT and no systemd variables
+//     (LISTEN_*), and is started by one fork+exec of the worker binary;
+//   - ours, "socket on fd 4": the same with --port=127.0.0.1:0=4 (fd 3 left
+//     empty). Nothing in the start path depends on the fd number, so this
+//     column is a control: it differs from "default" by the noise alone;
+//   - ours, "--listen-fds (exec shim)": the worker also gets LISTEN_FDS,
+//     LISTEN_FDNAMES and LISTEN_PID. start_server forks and executes itself
+//     as start_server-exec-shim, which sets LISTEN_PID to its own pid and
+//     executes the worker: two execs per start, the first a Go program's
+//     start-up;
+//   - ours, the same three with the example worker, which says READY=1.
+//
+// Each starter's first worker is checked before anything is measured: under
+// "--listen-fds" it has LISTEN_FDS=1 and LISTEN_PID = its own pid (the shim
+// ran); in every other column it has no LISTEN_* variable.
 //
 // The rows, all from one run, the variants interleaved round by round so
 // that a shared machine's noise hits all of them alike:
@@ -28,8 +39,13 @@
 //     until one worker is left (and stays alone), failed requests;
 //   - failed requests per restart under load, keep-alive off and on;
 //   - throughput through the starter ÷ the bare worker's;
-//   - the starter's fds before and after 400 restarts (READY=1 worker), its
-//     resident memory, and its CPU time while idle.
+//   - the starter's fds before and after 400 restarts (READY=1 worker);
+//   - the starter's resident memory, and its CPU time while idle.
+//
+// The storm, load, throughput and fd rows are measured for Perl's and for
+// ours "default" and "--listen-fds" (fds: the READY=1 worker's only, since
+// 400 restarts of the silent one take 400 × --interval); "socket on fd 4"
+// has the latency, memory and CPU rows.
 package main
 
 import (
@@ -43,12 +59,12 @@ import (
 // variant is one column: a starter running a worker.
 type variant struct {
 	name   string
-	bin    string // start_server
-	worker string // the worker binary
-	port   string // the --port value
-	silent bool   // the worker never says READY=1
-	perl   bool
-	load   bool // measured under load, for throughput and idle CPU
+	bin    string   // start_server
+	opts   []string // options besides --port and the files (--listen-fds)
+	worker string   // the worker binary
+	port   string   // the --port value
+	silent bool     // the worker never says READY=1
+	full   bool     // also in the storm, load, throughput and fd rows
 }
 
 type config struct {
@@ -98,11 +114,17 @@ func main() {
 	}
 	cfg.workers = map[string]string{"perlworker": *perlWorker, "example": *example}
 	cfg.variants = []*variant{
-		{name: "Perl start_server 0.35, perlworker", bin: *perl, worker: *perlWorker, port: "127.0.0.1:0", silent: true, perl: true, load: true},
-		{name: "ours, perlworker", bin: *ours, worker: *perlWorker, port: "127.0.0.1:0", silent: true, load: true},
-		{name: "ours, perlworker, socket on fd 4 (no LISTEN_FDS)", bin: *ours, worker: *perlWorker, port: "127.0.0.1:0=4", silent: true},
-		{name: "ours, example (READY=1)", bin: *ours, worker: *example, port: "127.0.0.1:0", load: true},
-		{name: "ours, example (READY=1), socket on fd 4 (no LISTEN_FDS)", bin: *ours, worker: *example, port: "127.0.0.1:0=4"},
+		{name: "Perl start_server 0.35, perlworker", bin: *perl, worker: *perlWorker, port: "127.0.0.1:0", silent: true, full: true},
+	}
+	for _, w := range []struct {
+		name, bin string
+		silent    bool
+	}{{"perlworker", *perlWorker, true}, {"example (READY=1)", *example, false}} {
+		cfg.variants = append(cfg.variants,
+			&variant{name: "ours, " + w.name + ", default", bin: *ours, worker: w.bin, port: "127.0.0.1:0", silent: w.silent, full: true},
+			&variant{name: "ours, " + w.name + ", socket on fd 4", bin: *ours, worker: w.bin, port: "127.0.0.1:0=4", silent: w.silent},
+			&variant{name: "ours, " + w.name + ", --listen-fds (exec shim)", bin: *ours, opts: []string{"--listen-fds"},
+				worker: w.bin, port: "127.0.0.1:0", silent: w.silent, full: true})
 	}
 	if *pick != "" {
 		var vs []*variant

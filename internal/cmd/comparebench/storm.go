@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -13,13 +11,12 @@ import (
 	"hotdeploy/internal/proc"
 )
 
-// stormPhase sends HUPs 2 ms apart to a starter of every variant that
-// says READY=1 or is Perl's or ours with the default fds, under load, and
-// waits until one worker is left and stays alone for 1.5 s (longer than
-// --interval).
+// stormPhase sends HUPs 2 ms apart to a starter of every full variant,
+// under load, and waits until one worker is left and stays alone for 1.5 s
+// (longer than --interval).
 func stormPhase(cfg config, results map[*variant]*result) error {
 	for _, v := range cfg.variants {
-		if strings.Contains(v.port, "=") {
+		if !v.full {
 			continue
 		}
 		progress("%s: storm of %d HUPs", v.name, cfg.storm)
@@ -89,7 +86,8 @@ func storm(cfg config, in *instance, r *result) error {
 	}
 }
 
-// workers lists the children of pid that are not parked exec shims.
+// workers lists the live children of pid. A child that is still an exec
+// shim (--listen-fds) counts: it is the worker it is about to execute.
 func workers(pid int) []int {
 	entries, _ := os.ReadDir("/proc")
 	var out []int
@@ -99,13 +97,9 @@ func workers(pid int) []int {
 			continue
 		}
 		st, err := proc.ReadStat(child)
-		if err != nil || st.Gone() || st.PPID() != pid {
-			continue
+		if err == nil && !st.Gone() && st.PPID() == pid {
+			out = append(out, child)
 		}
-		if cmdline, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline"); bytes.HasPrefix(cmdline, []byte("start_server-exec-shim\x00")) {
-			continue
-		}
-		out = append(out, child)
 	}
 	return out
 }
