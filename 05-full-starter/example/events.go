@@ -58,14 +58,21 @@ func serveEvents(pidS, gen, version string) http.HandlerFunc {
 		tick := time.NewTicker(time.Duration(ms) * time.Millisecond)
 		defer tick.Stop()
 		for id := next; ; id++ {
+			// Checked first: a request that reaches this worker during
+			// its drain (on a keep-alive connection) gets no event, only
+			// the retry line and the end.
+			select {
+			case <-stop:
+				fmt.Fprintf(w, "retry: %d\n\n", eventRetryMS)
+				return // net/http ends the chunked body
+			default:
+			}
 			fmt.Fprintf(w, "id: %d\ndata: %s %s %s\n\n", id, gen, pidS, version)
 			if err := rc.Flush(); err != nil {
 				return // the client is gone
 			}
 			select {
-			case <-stop:
-				fmt.Fprintf(w, "retry: %d\n\n", eventRetryMS)
-				return // net/http ends the chunked body
+			case <-stop: // ended above
 			case <-r.Context().Done():
 				return
 			case <-tick.C:
