@@ -465,3 +465,24 @@ func TestLongLivedEndpoints(t *testing.T) {
 	assert.Contains(t, body, "new EventSource(")
 	assert.NotRegexp(t, `(?i)(src|href)=["']?(https?:)?//`, body, "nothing from the internet")
 }
+
+// TestLongLivedCutAtDeadline: a WebSocket client that never answers the
+// close frame (it stopped reading) is cut at the drain deadline, and the
+// worker's log says so; the exit status is 1 (a cut drain).
+func TestLongLivedCutAtDeadline(t *testing.T) {
+	p := proc.StartT(t, binV1, "-addr", "127.0.0.1:0", "-drain", "1s")
+	addr := p.WaitLineT(t, listeningRe)[1]
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws://"+addr+"/ws", nil)
+	require.NoError(t, err)
+	defer c.CloseNow()
+	// No Read from here on: the client does not see the close frame, so
+	// it does not answer it (the server's Close waits up to 5 s for that).
+	begin := time.Now()
+	p.SignalT(t, syscall.SIGTERM)
+	assert.Equal(t, 1, p.WaitT(t))
+	assert.Less(t, time.Since(begin), 4*time.Second, "cut at the 1 s deadline, not after the close handshake's 5 s")
+	p.WaitLineT(t, `drain cut short after 1(\.\d+)?s, 1 connections closed, 1 of them long-lived: told to end, not closed in time$`)
+	p.WaitLineT(t, `exiting: listener: drain deadline passed with 1 connections open \(1 long-lived\)`)
+}
