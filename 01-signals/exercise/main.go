@@ -1,6 +1,9 @@
 // Exercise 01 (template): make the server stop when it is told to.
 //
 // This is stage 01 with the signal handling removed; fill in the two TODOs.
+// They say what to do and why, not which calls to write: finding those in
+// the standard library's docs is part of the exercise. Stuck? HINTS.md, next
+// to this file, has the steps.
 // Check with: go test -tags exercise ./01-signals/exercise/
 // The answer is ../main.go (diff -u exercise/main.go main.go).
 //
@@ -39,10 +42,11 @@ func main() {
 	// The channel is buffered because signal.Notify never blocks: a signal
 	// that finds the channel full is dropped.
 	sigC := make(chan os.Signal, 1)
-	// TODO(exercise): ask the runtime to deliver SIGTERM and SIGINT on sigC
-	// (signal.Notify, package os/signal; the signals are in syscall), then
-	// run waitSignal(sigC, ln) in its own goroutine. Without this, SIGTERM
-	// kills the process with the default action: no log, exit by signal.
+	// TODO(exercise): make SIGTERM and SIGINT arrive on sigC instead of
+	// killing the process. Left alone, each has a default action, terminate:
+	// no log line, no cleanup, and the shell sees "killed by a signal", not
+	// exit status 0. Then have waitSignal watch sigC while main goes on to
+	// serve (Serve blocks until the listener closes).
 	_ = sigC // TODO(exercise): delete this line once sigC is used
 
 	fmt.Printf("listening on %s pid=%d\n", ln.Addr(), os.Getpid())
@@ -60,9 +64,10 @@ func main() {
 //
 //lint:ignore U1000 exercise template: calling it is part of the TODO
 func waitSignal(sigC <-chan os.Signal, ln net.Listener) {
-	// TODO(exercise): receive one signal from sigC, log
-	// "got <signal>, closing the listener" and close ln. Closing the
-	// listener makes Serve return net.ErrClosed, and main exits 0.
+	// TODO(exercise): wait for a signal, log which one came as
+	// "got <signal>, closing the listener" (the test looks for that line),
+	// and make main's Serve return: Serve returns only when its listener is
+	// closed, with net.ErrClosed, and then main exits 0 by itself.
 }
 
 // newHandler serves GET / (who am I) and GET /slow?ms=N (a request that

@@ -1,6 +1,9 @@
 // Exercise 02 (template): hand the listening socket to the next image.
 //
 // This is stage 02 with the heart of reexec removed; fill in the TODOs.
+// They say what to do and why, not which calls to write: finding those in
+// the docs (package net, golang.org/x/sys/unix) is part of the exercise.
+// Stuck? HINTS.md, next to this file, has the steps.
 // Check with: go test -tags exercise ./02-fd-inheritance/exercise/
 // The answer is ../main.go (diff -u exercise/main.go main.go).
 //
@@ -108,20 +111,24 @@ func listen(addr string) (net.Listener, error) {
 // other fds, including every accepted connection, keep the flag: they close,
 // and the requests on them are cut off.
 func reexec(ln *net.TCPListener) error {
-	// TODO(exercise): clear FD_CLOEXEC on the listener's fd, so that the
-	// socket survives the exec. Get at the fd with ln.SyscallConn() and its
-	// Control method (the fd is only valid inside the function you pass);
-	// inside, read the fd flags with unix.FcntlInt(fd, unix.F_GETFD, 0) and
-	// write them back without unix.FD_CLOEXEC with unix.F_SETFD. Remember
-	// the fd number, and return any error with context.
+	// TODO(exercise): make the listening socket survive the exec: clear
+	// FD_CLOEXEC on the listener's fd (and only there; see above), and keep
+	// the fd's number for the new image. A net.TCPListener does not hand out
+	// its fd directly: the runtime lends it to a function you give it, for
+	// the length of the call, so that nothing closes it meanwhile. The
+	// number stays valid after that call as long as ln stays open, and
+	// nothing closes ln before the exec. Read the number there, every time:
+	// it is not always 3 (an image that inherited the socket holds it on
+	// another fd, see listen). Return any error, with context: the caller
+	// logs it and keeps serving.
 	fd := -1 // TODO(exercise): the listener's fd number
 	exe, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	// TODO(exercise): tell the new image where its socket is: add
-	// envListenFD=<fd> to its environment (listen reads it).
-	env := os.Environ() // TODO(exercise): append envListenFD=<fd>
+	// TODO(exercise): tell the new image which fd holds its socket: listen
+	// reads it from the environment.
+	env := os.Environ() // TODO(exercise): add envListenFD=<fd>
 	_ = fd              // TODO(exercise): delete this line once fd is used
 	// Exec resets every caught signal to its default action, and SIGHUP's is
 	// to terminate: a HUP between exec and the new image's signal.Notify

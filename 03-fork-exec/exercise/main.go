@@ -1,6 +1,8 @@
 // Exercise 03 (template): replace the worker on SIGHUP, new one first.
 //
 // This is stage 03 with the master's restart removed; fill in the TODO.
+// It says what to do and why, not which lines to write. Stuck? HINTS.md,
+// next to this file, has the steps.
 // Check with: go test -tags exercise ./03-fork-exec/exercise/
 // The answer is ../main.go (diff -u exercise/main.go main.go).
 //
@@ -126,12 +128,20 @@ func master(ln *net.TCPListener) {
 		case sig := <-sigC:
 			switch {
 			case sig == syscall.SIGHUP && !stopping:
+				// New first, then old: the socket is open in the master the
+				// whole time, so a connection that arrives while the new
+				// worker is still starting waits in the accept queue.
 				// TODO(exercise): replace the current worker, new one first.
-				// Start a worker of the next generation with startWorker
-				// and mark it live. If that fails, log it and keep the old
-				// worker. Only then, if there is a current worker, log
-				// "sending SIGTERM to old worker pid=<pid>" and send it
-				// SIGTERM. The new worker becomes the current one.
+				// Why new first: if the new worker cannot start (a broken
+				// deploy), the old one has not been touched and goes on
+				// serving; stopped first, nobody would answer, and clients
+				// would wait in the queue until they give up. (It also keeps
+				// the new worker's fork+exec out of the moment when no worker
+				// accepts.) The state the loop keeps must follow: each
+				// restart is the next generation (the test wants 2, 3, 4),
+				// and the new worker is the one the next SIGHUP stops. Log
+				// "sending SIGTERM to old worker pid=<pid>" when you stop
+				// one: the test reads it.
 			case sig == syscall.SIGTERM || sig == syscall.SIGINT:
 				// Close our copy first: once the workers have closed theirs,
 				// new connections are refused rather than queued for nobody.

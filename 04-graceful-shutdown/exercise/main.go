@@ -1,6 +1,8 @@
 // Exercise 04 (template): let the old worker drain.
 //
 // This is stage 04 with the body of drain removed; fill in the TODO.
+// It says what to do and why, not which calls to write. Stuck? HINTS.md,
+// next to this file, has the steps.
 // Check with: go test -tags exercise ./04-graceful-shutdown/exercise/
 // The answer is ../main.go (diff -u exercise/main.go main.go).
 //
@@ -15,6 +17,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -144,17 +147,26 @@ func (d *drainer) checkEmptyLocked() {
 // stayed idle (their clients are not sending) and waits for active ones
 // until the deadline; Close cuts whatever is left.
 func (d *drainer) drain(timeout time.Duration) {
-	// TODO(exercise): write the drain, in this order.
-	//  1. A context with the whole timeout (context.WithTimeout), for step 4.
-	//  2. Under d.mu: set d.draining (from now on every response says
-	//     "Connection: close"), count d.conns, and call d.checkEmptyLocked
-	//     (there may be no connection at all). Then log
-	//     "draining <n> open connections".
-	//  3. Wait until d.emptyC is closed or timeout/2 has passed, whichever
-	//     comes first (select; log when the time ran out).
-	//  4. d.srv.Shutdown(ctx): it closes idle connections and waits for
-	//     active ones. If it returns an error (the deadline passed), log it
-	//     and d.srv.Close() what is left.
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	_ = ctx // TODO(exercise): delete this line once ctx is used
+	// TODO(exercise): write the drain; the comment above says the plan, and
+	// the order is the lesson.
+	//  - From now on every response must tell its client to reconnect
+	//    elsewhere (the handler newDrainer installed does that once
+	//    d.draining is set). Take d.mu for this and for counting the open
+	//    connections: ConnState changes them concurrently. Log
+	//    "draining <n> open connections". With none at all, no ConnState
+	//    call will ever close d.emptyC: check it yourself.
+	//  - Wait for the connections to end by themselves, but not forever:
+	//    a keep-alive client that sends nothing (a browser tab, a load
+	//    balancer's pool) never gets a response to carry "Connection:
+	//    close", so its connection never ends. Half the timeout is the
+	//    budget. And do not just sleep: stop waiting as soon as the last
+	//    connection is gone (the test checks both).
+	//  - Then shut the server down with ctx: that closes the idle
+	//    connections and waits for the active ones until ctx's deadline;
+	//    whatever is left after that is cut.
 }
 
 // waitSignal blocks until a signal arrives on sigC, then closes ln.
