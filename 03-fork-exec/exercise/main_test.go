@@ -53,7 +53,7 @@ func startMaster(t *testing.T) (*proc.Process, string, string) {
 // serves, no client is refused, and at the end exactly one worker answers:
 // the last one.
 func TestSIGHUPStartsNewWorkerFirst(t *testing.T) {
-	t.Parallel() // with TestFailedStartKeepsTheOldWorker, after TestRestartWait, which measures alone
+	t.Parallel()
 	p, addr, first := startMaster(t)
 	run, err := load.Start(load.Config{Addr: addr, Clients: 5, MaxRequests: 100000,
 		MaxDuration: 60 * time.Second, Timeout: 5 * time.Second})
@@ -186,7 +186,11 @@ func keys(m map[int]int) []int {
 // new worker to be ready, so stopping the old worker first adds only the
 // fork+exec to it (stage 05 waits for readiness, and there the order
 // decides whether clients wait at all).
+//
+// It runs in parallel with the other tests, which load the machine too: to
+// measure, run it alone (-run TestRestartWait -v).
 func TestRestartWait(t *testing.T) {
+	t.Parallel()
 	const restarts = 20
 	p, addr, _ := startMaster(t)
 	var waits []time.Duration

@@ -17,5 +17,10 @@
 //   - each template is its answer with lines taken out and comments or
 //     TODO(exercise) lines put in, so a template cannot drift from its stage;
 //   - each exercise test fails on its template (a test fails; the template
-//     compiles) and passes on its answer.
+//     compiles) and passes on its answer;
+//   - each exercise test fails on the plausible wrong solutions in
+//     testdata/wrong (patches to the answer: a listener never closed, a
+//     constant fd number, a master that forgets which worker or generation
+//     is current, a drain that waits forever or sleeps), in the test meant
+//     to catch it, with the hint meant for it (TestWrongSolutionsFail).
 package exercises

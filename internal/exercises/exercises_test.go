@@ -169,6 +169,9 @@ func TestTemplatesFailAnswersPass(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go test on ten builds; skipped with -short")
 	}
+	// Mostly waiting (for lines, exits, deadlines), not computing: alongside
+	// TestWrongSolutionsFail.
+	t.Parallel()
 	var pkgs []string
 	for _, ex := range exercises() {
 		pkgs = append(pkgs, "./"+ex.dir+"/")

@@ -2,10 +2,14 @@ package exercises
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,59 +19,87 @@ import (
 
 // A wrongSolution is a plausible mistake a learner makes in an exercise,
 // written as a patch to the stage's main.go (the answer): by default
-// testdata/wrong/<stage>/<name>.patch. Its exercise test must fail on it, in
-// the named test, with a failure message that says what to check.
+// testdata/wrong/<stage>/<name>.patch. Its exercise tests must fail on it,
+// each named one with a failure message that says what to check.
 type wrongSolution struct {
 	stage, name string
-	patch       string        // the patch, from the module root, if not the default
-	test        string        // the exercise test that must fail (run alone with -run)
-	hint        string        // a substring of the failure output: the hint for this mistake
-	within      time.Duration // the test must fail within this long (0: no limit of its own)
+	patch       string // the patch, from the module root, if not the default
+	fails       []failure
+}
+
+// A failure is an exercise test that must fail on a wrong solution.
+type failure struct {
+	test   string        // the test's name
+	hint   string        // a substring of the output: the hint for this mistake
+	within time.Duration // the test must fail within this long (0: no limit of its own)
 }
 
 var wrongSolutions = []wrongSolution{
 	// The listener is never closed: the server logs and keeps serving. The
 	// test must say so in seconds, not after minutes of timeouts.
-	{"01-signals", "no-close", "", "TestSignalStopsTheServer", "closes ln after logging", 40 * time.Second},
+	{"01-signals", "no-close", "", []failure{{"TestSignalStopsTheServer", "closes ln after logging", 40 * time.Second}}},
 	// HOTDEPLOY_LISTEN_FD=3, as stage 03 passes it and as the first image
 	// has it: right for the first SIGHUP only.
-	{"02-fd-inheritance", "fd3", "", "TestSocketSurvivesReexec", "not a constant", 0},
+	{"02-fd-inheritance", "fd3", "", []failure{{"TestSocketSurvivesReexec", "not a constant", 0}}},
 	// current is never set to the new worker: every restart stops the
 	// first worker again, and the others all keep serving.
-	{"03-fork-exec", "no-current", "", "TestSIGHUPStartsNewWorkerFirst", "current = the new worker", 0},
+	{"03-fork-exec", "no-current", "", []failure{{"TestSIGHUPStartsNewWorkerFirst", "current = the new worker", 0}}},
 	// Each new worker is started as generation+1, but generation stays 1:
 	// every new worker is "generation 2".
-	{"03-fork-exec", "no-increment", "", "TestSIGHUPStartsNewWorkerFirst", "generation must grow by one", 0},
+	{"03-fork-exec", "no-increment", "", []failure{{"TestSIGHUPStartsNewWorkerFirst", "generation must grow by one", 0}}},
 	// The old worker stopped first (exercise 1 of the stage): the log's
 	// order shows it, and so does what it costs when the new binary cannot
 	// start.
-	{"03-fork-exec", "stop-old-first", "03-fork-exec/answers/stop-old-first.patch",
-		"TestSIGHUPStartsNewWorkerFirst", "Start the new worker first", 0},
-	{"03-fork-exec", "stop-old-first", "03-fork-exec/answers/stop-old-first.patch",
-		"TestFailedStartKeepsTheOldWorker", "keep the old one (do not stop it)", 0},
+	{"03-fork-exec", "stop-old-first", "03-fork-exec/answers/stop-old-first.patch", []failure{
+		{"TestSIGHUPStartsNewWorkerFirst", "Start the new worker first", 0},
+		{"TestFailedStartKeepsTheOldWorker", "keep the old one (do not stop it)", 0},
+	}},
 	// drain waits for the last connection with no time limit: one idle
 	// keep-alive client holds it until the master's SIGKILL, and Shutdown
 	// never runs.
-	{"04-graceful-shutdown", "wait-forever", "", "TestIdleKeepAliveClientDoesNotHoldTheDrain",
-		"whichever comes first", 0},
+	{"04-graceful-shutdown", "wait-forever", "", []failure{
+		{"TestIdleKeepAliveClientDoesNotHoldTheDrain", "whichever comes first", 0}}},
 	// drain sleeps timeout/2 instead of watching the connections: it works,
 	// but every restart takes half the drain timeout.
-	{"04-graceful-shutdown", "sleep", "", "TestRequestInFlightCompletes", "not for a fixed time", 0},
+	{"04-graceful-shutdown", "sleep", "", []failure{{"TestRequestInFlightCompletes", "not for a fixed time", 0}}},
 }
 
 // TestWrongSolutionsFail applies each wrong solution to a scratch copy of its
-// stage's main.go and runs the exercise test on it with -answer, the copy
-// put in place of main.go by go's -overlay (through GOFLAGS, so that the
-// exercise test's own `go build ..` sees it too). The test must fail, in the
-// expected test, with the expected hint.
+// stage's main.go and runs the exercise tests on it with -answer, the copy
+// put in place of main.go by go's -overlay (through GOFLAGS, which the
+// exercise test's own `go build ..` sees). The named tests must fail, each
+// with its hint. Each stage's exercise test binary is built once (it does
+// not contain main.go: the test builds the answer itself).
 func TestWrongSolutionsFail(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go test on every wrong solution; skipped with -short")
 	}
+	t.Parallel()
 	absRoot, err := filepath.Abs(root)
 	require.NoError(t, err)
+	binDir := t.TempDir()
+	var mu sync.Mutex
+	builds := map[string]func() (string, error){}
+	testBinary := func(stage string) (string, error) {
+		mu.Lock()
+		build, ok := builds[stage]
+		if !ok {
+			build = sync.OnceValues(func() (string, error) {
+				bin := filepath.Join(binDir, stage+".test")
+				cmd := exec.Command("go", "test", "-c", "-tags", "exercise", "-o", bin, "./"+stage+"/exercise/")
+				cmd.Dir = root
+				if out, err := cmd.CombinedOutput(); err != nil {
+					return "", fmt.Errorf("go test -c %s: %w\n%s", stage, err, out)
+				}
+				return bin, nil
+			})
+			builds[stage] = build
+		}
+		mu.Unlock()
+		return build()
+	}
 	for _, w := range wrongSolutions {
-		t.Run(w.stage+"/"+w.name+"/"+w.test, func(t *testing.T) {
+		t.Run(w.stage+"/"+w.name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
 			patched := filepath.Join(dir, w.stage, "main.go")
@@ -91,38 +123,45 @@ func TestWrongSolutionsFail(t *testing.T) {
 			require.NoError(t, err)
 			require.NoError(t, os.WriteFile(overlay, ov, 0o644))
 
-			cmd := exec.Command("go", "test", "-count=1", "-tags", "exercise", "-json",
-				"-run", "^"+w.test+"$", "./"+w.stage+"/exercise/", "-answer")
-			cmd.Dir = root
+			bin, err := testBinary(w.stage)
+			require.NoError(t, err)
+			var names []string
+			for _, f := range w.fails {
+				names = append(names, f.test)
+			}
+			cmd := exec.Command(bin, "-test.v", "-test.count=1", "-test.run", "^("+strings.Join(names, "|")+")$", "-answer")
+			cmd.Dir = filepath.Join(absRoot, w.stage, "exercise") // where go test would run it
 			cmd.Env = append(os.Environ(), "GOFLAGS="+strings.TrimSpace(os.Getenv("GOFLAGS")+" -overlay="+overlay))
-			out, _ = cmd.Output() // exits 1 by design; the events say why
-			pkg := "hotdeploy/" + w.stage + "/exercise"
-			action, failed, output := parseEvents(t, out)
-			require.Equal(t, "fail", action[pkg], "%s with %s.patch must fail:\n%s", pkg, w.name, output[pkg])
-			assert.Contains(t, failed[pkg], w.test, "the test that must fail:\n%s", output[pkg])
-			assert.Contains(t, output[pkg], w.hint, "the failure must say what to check")
-			if w.within > 0 {
-				took := elapsed(t, out, pkg, w.test)
-				t.Logf("%s failed after %v", w.test, took)
-				assert.LessOrEqual(t, took, w.within, "%s took too long to fail", w.test)
+			out, err = cmd.CombinedOutput()
+			require.Error(t, err, "%s with %s.patch must fail:\n%s", w.stage, w.name, out)
+			failed := failedTests(string(out))
+			for _, f := range w.fails {
+				took, ok := failed[f.test]
+				if !assert.True(t, ok, "%s must fail:\n%s", f.test, out) {
+					continue
+				}
+				assert.Contains(t, string(out), f.hint, "the failure must say what to check")
+				if f.within > 0 {
+					t.Logf("%s failed after %v", f.test, took)
+					assert.LessOrEqual(t, took, f.within, "%s took too long to fail", f.test)
+				}
 			}
 		})
 	}
 }
 
-// elapsed is the run time `go test -json` reports for test in pkg.
-func elapsed(t *testing.T, out []byte, pkg, test string) time.Duration {
-	t.Helper()
-	for _, line := range strings.Split(string(out), "\n") {
-		var ev struct {
-			Action, Package, Test string
-			Elapsed               float64
-		}
-		if json.Unmarshal([]byte(line), &ev) == nil && ev.Package == pkg && ev.Test == test &&
-			(ev.Action == "fail" || ev.Action == "pass") {
-			return time.Duration(ev.Elapsed * float64(time.Second))
-		}
+// failedTests reads the "--- FAIL: Name (1.23s)" lines of a test binary's
+// -test.v output: the top-level tests that failed, and how long each took.
+func failedTests(out string) map[string]time.Duration {
+	failed := map[string]time.Duration{}
+	for _, m := range regexp.MustCompile(`(?m)^--- FAIL: (\S+) \(([\d.]+)s\)$`).FindAllStringSubmatch(out, -1) {
+		secs, _ := strconv.ParseFloat(m[2], 64)
+		failed[m[1]] = time.Duration(secs * float64(time.Second))
 	}
-	t.Fatalf("no end event for %s in %s", test, pkg)
-	return 0
+	return failed
+}
+
+func TestFailedTests(t *testing.T) {
+	out := "=== RUN   TestA\n--- FAIL: TestA (8.05s)\n    --- FAIL: TestA/sub (1.00s)\n--- PASS: TestB (0.10s)\nFAIL\n"
+	assert.Equal(t, map[string]time.Duration{"TestA": 8050 * time.Millisecond}, failedTests(out))
 }
