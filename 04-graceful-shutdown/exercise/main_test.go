@@ -112,7 +112,7 @@ func TestRequestInFlightCompletes(t *testing.T) {
 // Shutdown closes idle connections, and the worker exits 0 by itself —
 // not SIGKILLed by the master (-drain-timeout plus 2 s).
 func TestIdleKeepAliveClientDoesNotHoldTheDrain(t *testing.T) {
-	p, addr, worker := startMaster(t, "-drain-timeout", "2s")
+	p, addr, worker := startMaster(t, "-drain-timeout", "4s")
 	conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
 	require.NoError(t, err)
 	defer conn.Close()
@@ -133,7 +133,7 @@ func TestIdleKeepAliveClientDoesNotHoldTheDrain(t *testing.T) {
 	how, err := exited(t, p, worker, 1, proc.ExitTimeout)
 	require.NoError(t, err)
 	took := time.Since(start).Round(time.Millisecond)
-	require.Equal(t, "exit status 0", how, "the old worker did not exit by itself within -drain-timeout 2s: "+
+	require.Equal(t, "exit status 0", how, "the old worker did not exit by itself within -drain-timeout 4s: "+
 		"after %v the master killed it. An idle keep-alive connection never ends by itself, so d.emptyC is "+
 		"never closed. Check that drain waits for d.emptyC or timeout/2, whichever comes first, and then "+
 		"calls d.srv.Shutdown(ctx), which closes idle connections", took)
