@@ -64,7 +64,8 @@ func TestSignalStopsTheServer(t *testing.T) {
 				"the log line. Check that waitSignal receives one signal from sigC and logs it with log.Printf "+
 					"(%%v of the signal prints %q).", sig.String())
 			_, err = net.DialTimeout("tcp", addr, 5*time.Second)
-			assert.ErrorIs(t, err, syscall.ECONNREFUSED, "the port is closed")
+			assert.ErrorIs(t, err, syscall.ECONNREFUSED, "the port is still open after the process exited: check "+
+				"that nothing else (a child process) holds the listening socket")
 		})
 		if stuck {
 			break // the other signal would wait just as long, for the same reason

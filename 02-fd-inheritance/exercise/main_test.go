@@ -62,11 +62,13 @@ func TestSocketSurvivesReexec(t *testing.T) {
 			"the socket keeps it on another fd than 3)", restart, "HOTDEPLOY_LISTEN_FD")
 		require.Equal(t, addr, m[1], "SIGHUP #%d: the new image listens on a new socket: was FD_CLOEXEC cleared "+
 			"and %s set?", restart, "HOTDEPLOY_LISTEN_FD")
-		assert.Equal(t, strconv.Itoa(p.PID()), m[2], "exec keeps the PID")
+		assert.Equal(t, strconv.Itoa(p.PID()), m[2], "SIGHUP #%d: the new image has another PID. Check that reexec "+
+			"replaces the running program (unix.Exec) instead of starting a new process", restart)
 		if runtime.GOOS == "linux" {
 			after, err := proc.ListenInode(addr)
 			require.NoError(t, err)
-			assert.Equal(t, inode, after, "SIGHUP #%d: the same socket is listening", restart)
+			assert.Equal(t, inode, after, "SIGHUP #%d: another socket listens on the address. Check that the new "+
+				"image takes the inherited fd (listen, through %s) instead of binding anew", restart, "HOTDEPLOY_LISTEN_FD")
 		}
 		okThen := run.Snapshot().OK
 		require.True(t, run.WaitFor(func(r load.Report) bool { return r.OK >= okThen+100 }, 30*time.Second),
@@ -79,5 +81,6 @@ func TestSocketSurvivesReexec(t *testing.T) {
 		"listening anew")
 
 	p.SignalT(t, syscall.SIGTERM)
-	assert.Equal(t, 0, p.WaitT(t))
+	assert.Equal(t, 0, p.WaitT(t), "exit status after SIGTERM. Check that the new image still catches SIGTERM "+
+		"and closes its listener")
 }

@@ -117,7 +117,8 @@ func TestSIGHUPStartsNewWorkerFirst(t *testing.T) {
 		"worker (pid %s) may answer: any other is a worker the master started and never stopped", last-1, last, pids[last])
 
 	p.SignalT(t, syscall.SIGTERM)
-	assert.Equal(t, 0, p.WaitT(t))
+	assert.Equal(t, 0, p.WaitT(t), "the master's exit status after SIGTERM. Check that the SIGHUP case leaves "+
+		"live with exactly the workers that run: the master exits when live is empty")
 }
 
 // TestFailedStartKeepsTheOldWorker: a deploy whose new binary cannot even
@@ -168,7 +169,8 @@ func TestFailedStartKeepsTheOldWorker(t *testing.T) {
 		"must go on answering; errors: %v. Check the order in the SIGHUP case: start the new worker first; "+
 		"if that fails, log it and keep the old one (do not stop it)", first, rep.Errors)
 	if rep.OK > 0 {
-		assert.Equal(t, []int{atoi(first)}, keys(rep.ByPID), "who answered")
+		assert.Equal(t, []int{atoi(first)}, keys(rep.ByPID), "who answered: only the old worker runs. Check "+
+			"that the SIGHUP case starts nothing else when startWorker fails")
 	}
 }
 

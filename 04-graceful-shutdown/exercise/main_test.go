@@ -86,12 +86,14 @@ func TestRequestInFlightCompletes(t *testing.T) {
 		"before it calls Shutdown or Close, and that main calls drain after Serve returns")
 	done := time.Now()
 	assert.Equal(t, 200, slow.Status())
-	assert.Contains(t, rest, "pid "+strconv.Itoa(worker))
+	assert.Contains(t, rest, "pid "+strconv.Itoa(worker), "the slow request's answer is not complete. Check "+
+		"that drain waits for active connections before it closes anything")
 	how, err := exited(t, p, worker, 1, promptly)
 	require.NoError(t, err, "the old worker did not exit within %v after its last request ended (drain-timeout "+
 		"20s). Check that drain waits for its connections to end (d.emptyC is closed when the last one "+
 		"closes), not for a fixed time such as timeout/2", promptly)
-	assert.Equal(t, "exit status 0", how, "how the old worker ended")
+	assert.Equal(t, "exit status 0", how, "how the old worker ended. Check that drain returns (and main "+
+		"exits) once the connections are gone")
 	t.Logf("the old worker exited %v after its last request ended", time.Since(done).Round(time.Millisecond))
 
 	start := time.Now()
@@ -100,7 +102,8 @@ func TestRequestInFlightCompletes(t *testing.T) {
 	require.NoError(t, err, "a worker with no open connection did not exit within %v of SIGHUP. Check that "+
 		"drain, after setting d.draining, calls d.checkEmptyLocked (with no connection, nothing else would "+
 		"close d.emptyC)", promptly)
-	assert.Equal(t, "exit status 0", how, "how the second worker ended")
+	assert.Equal(t, "exit status 0", how, "how the second worker ended. Check that drain returns (and main "+
+		"exits) when there was no connection at all")
 	t.Logf("an idle worker exited %v after SIGHUP", time.Since(start).Round(time.Millisecond))
 }
 
@@ -139,7 +142,8 @@ func TestIdleKeepAliveClientDoesNotHoldTheDrain(t *testing.T) {
 		"calls d.srv.Shutdown(ctx), which closes idle connections", took)
 	t.Logf("the old worker exited %v after SIGHUP", took)
 	_, err = br.ReadByte()
-	assert.ErrorIs(t, err, io.EOF, "the server closes the idle connection")
+	assert.ErrorIs(t, err, io.EOF, "the idle connection is still open after the worker exited. Check that "+
+		"drain calls d.srv.Shutdown, which closes idle connections")
 }
 
 // TestKeepAliveRestartsLoseNothing: 20 keep-alive clients, two restarts: no
