@@ -101,6 +101,13 @@ func TestSIGHUPStartsNewWorkerFirst(t *testing.T) {
 			pids[gen-1], gen-1)), 1, proc.ExitTimeout)
 		require.NoError(t, err, "the old worker (generation %d) did not exit 0 after SIGTERM. Check that "+
 			"master sends SIGTERM to it (current.cmd.Process.Signal)", gen-1)
+		// The master says this when the worker it thinks is current exits:
+		// after a restart, that can only be a master that still takes the
+		// old worker for the current one.
+		require.Negative(t, firstLine(p.Lines(), `the current worker died by itself`), "SIGHUP #%d: when the "+
+			"old worker (pid %s) exited, the master said \"the current worker died by itself\": it still took "+
+			"the old worker for the current one. Check that the new worker becomes the current one after each "+
+			"restart (current = the new worker)", gen-1, pids[gen-1])
 		require.True(t, run.WaitFor(func(r load.Report) bool { return r.ByGen[gen] >= 100 }, 30*time.Second),
 			"generation %d did not serve", gen)
 	}
