@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -170,23 +171,33 @@ func TestTemplatesFailAnswersPass(t *testing.T) {
 		t.Skip("runs go test on ten builds; skipped with -short")
 	}
 	// Mostly waiting (for lines, exits, deadlines), not computing: alongside
-	// TestWrongSolutionsFail.
+	// TestWrongSolutionsFail, and the two runs at once (go test's -parallel,
+	// 2 on a 2-core machine, would run them one after the other there).
 	t.Parallel()
 	var pkgs []string
 	for _, ex := range exercises() {
 		pkgs = append(pkgs, "./"+ex.dir+"/")
 	}
-	for _, mode := range []string{"template", "answer"} {
-		t.Run(mode, func(t *testing.T) {
-			t.Parallel()
+	modes := []string{"template", "answer"}
+	outs := make([][]byte, len(modes))
+	var wg sync.WaitGroup
+	for i, mode := range modes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
 			args := append([]string{"test", "-count=1", "-tags", "exercise", "-json"}, pkgs...)
 			if mode == "answer" {
 				args = append(args, "-answer")
 			}
 			cmd := exec.Command("go", args...)
 			cmd.Dir = root
-			out, _ := cmd.Output() // the template run exits 1 by design; the events say why
-			pkgAction, failedTests, output := parseEvents(t, out)
+			outs[i], _ = cmd.Output() // the template run exits 1 by design; the events say why
+		}()
+	}
+	wg.Wait()
+	for i, mode := range modes {
+		t.Run(mode, func(t *testing.T) {
+			pkgAction, failedTests, output := parseEvents(t, outs[i])
 			for _, ex := range exercises() {
 				pkg := "hotdeploy/" + ex.dir
 				if mode == "answer" {

@@ -69,7 +69,10 @@ var wrongSolutions = []wrongSolution{
 // put in place of main.go by go's -overlay (through GOFLAGS, which the
 // exercise test's own `go build ..` sees). The named tests must fail, each
 // with its hint. Each stage's exercise test binary is built once (it does
-// not contain main.go: the test builds the answer itself).
+// not contain main.go: the test builds the answer itself). The runs are
+// mostly waiting for a deadline to pass, so three go at once, in
+// goroutines (go test's -parallel is 2 on a 2-core machine); then a subtest
+// per wrong solution checks what its run printed.
 func TestWrongSolutionsFail(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go test on every wrong solution; skipped with -short")
@@ -77,7 +80,7 @@ func TestWrongSolutionsFail(t *testing.T) {
 	t.Parallel()
 	absRoot, err := filepath.Abs(root)
 	require.NoError(t, err)
-	binDir := t.TempDir()
+	binDir, scratch := t.TempDir(), t.TempDir()
 	var mu sync.Mutex
 	builds := map[string]func() (string, error){}
 	testBinary := func(stage string) (string, error) {
@@ -98,49 +101,40 @@ func TestWrongSolutionsFail(t *testing.T) {
 		mu.Unlock()
 		return build()
 	}
-	for _, w := range wrongSolutions {
+
+	type result struct {
+		out []byte
+		err error // the run's: it must fail
+		bad error // the setup's: patch, overlay, build
+	}
+	results := make([]result, len(wrongSolutions))
+	sem := make(chan struct{}, 3)
+	var wg sync.WaitGroup
+	for i, w := range wrongSolutions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			dir := filepath.Join(scratch, strconv.Itoa(i))
+			out, err, bad := runWrong(absRoot, dir, w, testBinary)
+			results[i] = result{out, err, bad}
+		}()
+	}
+	wg.Wait()
+
+	for i, w := range wrongSolutions {
 		t.Run(w.stage+"/"+w.name, func(t *testing.T) {
-			t.Parallel()
-			dir := t.TempDir()
-			patched := filepath.Join(dir, w.stage, "main.go")
-			require.NoError(t, os.MkdirAll(filepath.Dir(patched), 0o755))
-			orig, err := os.ReadFile(filepath.Join(absRoot, w.stage, "main.go"))
-			require.NoError(t, err)
-			require.NoError(t, os.WriteFile(patched, orig, 0o644))
-			patch := filepath.Join(absRoot, "internal", "exercises", "testdata", "wrong", w.stage, w.name+".patch")
-			if w.patch != "" {
-				patch = filepath.Join(absRoot, w.patch)
-			}
-			apply := exec.Command("git", "apply", patch)
-			apply.Dir = dir
-			out, err := apply.CombinedOutput()
-			require.NoError(t, err, "git apply %s: %s", patch, out)
-
-			overlay := filepath.Join(dir, "overlay.json")
-			ov, err := json.Marshal(map[string]map[string]string{
-				"Replace": {filepath.Join(absRoot, w.stage, "main.go"): patched},
-			})
-			require.NoError(t, err)
-			require.NoError(t, os.WriteFile(overlay, ov, 0o644))
-
-			bin, err := testBinary(w.stage)
-			require.NoError(t, err)
-			var names []string
-			for _, f := range w.fails {
-				names = append(names, f.test)
-			}
-			cmd := exec.Command(bin, "-test.v", "-test.count=1", "-test.run", "^("+strings.Join(names, "|")+")$", "-answer")
-			cmd.Dir = filepath.Join(absRoot, w.stage, "exercise") // where go test would run it
-			cmd.Env = append(os.Environ(), "GOFLAGS="+strings.TrimSpace(os.Getenv("GOFLAGS")+" -overlay="+overlay))
-			out, err = cmd.CombinedOutput()
-			require.Error(t, err, "%s with %s.patch must fail:\n%s", w.stage, w.name, out)
-			failed := failedTests(string(out))
+			r := results[i]
+			require.NoError(t, r.bad)
+			require.Error(t, r.err, "%s with %s.patch must fail:\n%s", w.stage, w.name, r.out)
+			failed := failedTests(string(r.out))
 			for _, f := range w.fails {
 				took, ok := failed[f.test]
-				if !assert.True(t, ok, "%s must fail:\n%s", f.test, out) {
+				if !assert.True(t, ok, "%s must fail:\n%s", f.test, r.out) {
 					continue
 				}
-				assert.Contains(t, string(out), f.hint, "the failure must say what to check")
+				assert.Contains(t, string(r.out), f.hint, "the failure must say what to check")
 				if f.within > 0 {
 					t.Logf("%s failed after %v", f.test, took)
 					assert.LessOrEqual(t, took, f.within, "%s took too long to fail", f.test)
@@ -148,6 +142,55 @@ func TestWrongSolutionsFail(t *testing.T) {
 			}
 		})
 	}
+}
+
+// runWrong applies w's patch to a copy of its stage's main.go in dir and
+// runs the stage's exercise tests named in w on it. It returns their output
+// and exit error, or, in bad, what went wrong before they could run.
+func runWrong(absRoot, dir string, w wrongSolution, testBinary func(string) (string, error)) (out []byte, err, bad error) {
+	patched := filepath.Join(dir, w.stage, "main.go")
+	if err := os.MkdirAll(filepath.Dir(patched), 0o755); err != nil {
+		return nil, nil, err
+	}
+	orig, err := os.ReadFile(filepath.Join(absRoot, w.stage, "main.go"))
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := os.WriteFile(patched, orig, 0o644); err != nil {
+		return nil, nil, err
+	}
+	patch := filepath.Join(absRoot, "internal", "exercises", "testdata", "wrong", w.stage, w.name+".patch")
+	if w.patch != "" {
+		patch = filepath.Join(absRoot, w.patch)
+	}
+	apply := exec.Command("git", "apply", patch)
+	apply.Dir = dir
+	if out, err := apply.CombinedOutput(); err != nil {
+		return nil, nil, fmt.Errorf("git apply %s: %w\n%s", patch, err, out)
+	}
+	overlay := filepath.Join(dir, "overlay.json")
+	ov, err := json.Marshal(map[string]map[string]string{
+		"Replace": {filepath.Join(absRoot, w.stage, "main.go"): patched},
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := os.WriteFile(overlay, ov, 0o644); err != nil {
+		return nil, nil, err
+	}
+	bin, err := testBinary(w.stage)
+	if err != nil {
+		return nil, nil, err
+	}
+	var names []string
+	for _, f := range w.fails {
+		names = append(names, f.test)
+	}
+	cmd := exec.Command(bin, "-test.v", "-test.count=1", "-test.run", "^("+strings.Join(names, "|")+")$", "-answer")
+	cmd.Dir = filepath.Join(absRoot, w.stage, "exercise") // where go test would run it
+	cmd.Env = append(os.Environ(), "GOFLAGS="+strings.TrimSpace(os.Getenv("GOFLAGS")+" -overlay="+overlay))
+	out, err = cmd.CombinedOutput()
+	return out, err, nil
 }
 
 // failedTests reads the "--- FAIL: Name (1.23s)" lines of a test binary's
