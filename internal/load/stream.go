@@ -57,6 +57,9 @@ type StreamConfig struct {
 	// [0, Jitter) before it reconnects, on top of SSE's retry: time: the
 	// client side of the cure for a reconnect storm.
 	Jitter time.Duration
+	// Ramp spreads the clients' first connections evenly over this time,
+	// so that the run's own start is not a storm of connects.
+	Ramp time.Duration
 	// SSERetry is the SSE reconnection time until the server sends retry:
 	// (EventSource's default is a few seconds); 3s if zero.
 	SSERetry time.Duration
@@ -165,6 +168,7 @@ type StreamRun struct {
 	lastClose map[int]time.Duration
 	reconnect []time.Duration
 	connect   []time.Duration
+	reconnCon []time.Duration // connect times of reconnections only
 	samples   []string
 }
 
@@ -197,18 +201,19 @@ func StartStreams(cfg StreamConfig) (*StreamRun, error) {
 	// never goes back to its pool, so each handshake dials anew.
 	r.hc = &http.Client{Transport: &http.Transport{DialContext: r.dialer.DialContext, DisableKeepAlives: true}}
 	var wg sync.WaitGroup
-	for i := range cfg.WS {
+	n := cfg.WS + cfg.SSE
+	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r.wsClient(i)
-		}()
-	}
-	for range cfg.SSE {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r.sseClient()
+			if !r.pause(cfg.Ramp * time.Duration(i) / time.Duration(n)) {
+				return
+			}
+			if i < cfg.WS {
+				r.wsClient(i)
+			} else {
+				r.sseClient()
+			}
 		}()
 	}
 	timer := time.AfterFunc(cfg.MaxDuration, r.halt)
@@ -299,6 +304,7 @@ func (r *StreamRun) opened(p Proto, pid, gen int, connect, reconnect time.Durati
 	r.connect = append(r.connect, connect)
 	if reconnect > 0 {
 		r.reconnect = append(r.reconnect, reconnect)
+		r.reconnCon = append(r.reconnCon, connect)
 	}
 	return gen
 }
@@ -368,17 +374,21 @@ func copyProto(p ProtoReport) ProtoReport {
 	return p
 }
 
+// Percentiles returns the percentiles of d (which it does not change).
+func Percentiles(d []time.Duration) Latencies { return latencies(d) }
+
 func latencies(d []time.Duration) Latencies {
 	s := append([]time.Duration(nil), d...)
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
 	return Latencies{P50: percentile(s, 50), P99: percentile(s, 99), Max: percentile(s, 100)}
 }
 
-// Durations returns every reconnect and connect time so far, for a chart.
+// Durations returns, for every reconnection so far, its reconnect time and
+// its connect time (the same index is the same reconnection).
 func (r *StreamRun) Durations() (reconnect, connect []time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]time.Duration(nil), r.reconnect...), append([]time.Duration(nil), r.connect...)
+	return append([]time.Duration(nil), r.reconnect...), append([]time.Duration(nil), r.reconnCon...)
 }
 
 // headerInts reads X-Pid and X-Generation.

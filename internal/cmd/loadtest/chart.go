@@ -264,8 +264,8 @@ func addMarks(p *plot.Plot, events []event, ymax float64) error {
 	return nil
 }
 
-// save draws the plots, one above the other with aligned x axes, into a
-// .png or .svg file.
+// save draws the plots, in rows and columns with aligned axes, into a .png
+// or .svg file.
 func save(plots [][]*plot.Plot, file string) error {
 	var c interface {
 		vg.CanvasSizer
@@ -283,10 +283,13 @@ func save(plots [][]*plot.Plot, file string) error {
 	dc := draw.New(c)
 	r := dc.Rectangle // a PNG is transparent otherwise
 	dc.FillPolygon(color.White, []vg.Point{r.Min, {X: r.Max.X, Y: r.Min.Y}, r.Max, {X: r.Min.X, Y: r.Max.Y}})
-	t := draw.Tiles{Rows: 2, Cols: 1, PadTop: vg.Points(6), PadBottom: vg.Points(6), PadLeft: vg.Points(6), PadRight: vg.Points(18), PadY: vg.Points(10)}
+	t := draw.Tiles{Rows: len(plots), Cols: len(plots[0]), PadTop: vg.Points(6), PadBottom: vg.Points(6), PadLeft: vg.Points(6),
+		PadRight: vg.Points(18), PadY: vg.Points(10), PadX: vg.Points(24)}
 	canvases := plot.Align(plots, t, dc)
 	for i := range plots {
-		plots[i][0].Draw(canvases[i][0])
+		for j := range plots[i] {
+			plots[i][j].Draw(canvases[i][j])
+		}
 	}
 	f, err := os.Create(file)
 	if err != nil {

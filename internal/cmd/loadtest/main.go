@@ -47,10 +47,14 @@ type options struct {
 	every     time.Duration // timeline interval; 0: no timeline
 	color     bool
 	verbose   bool
-	dir       string // -dir: build the stage from here
-	chart     string // -chart: file (one stage) or directory (table)
-	addr      string // -addr: an external server
-	pid       int    // -pid: its PID, which gets the SIGHUPs
+	dir       string        // -dir: build the stage from here
+	chart     string        // -chart: file (one stage) or directory (table)
+	addr      string        // -addr: an external server
+	pid       int           // -pid: its PID, which gets the SIGHUPs
+	proto     string        // -proto: http, or long-lived connections: ws, sse, mixed
+	interval  time.Duration // -interval: WebSocket message / SSE event interval
+	jitter    time.Duration // -jitter: random wait before a reconnect
+	spread    time.Duration // -spread: the worker spreads its closes over this window
 	args      []string
 	out       io.Writer
 }
@@ -72,8 +76,12 @@ func main() {
 	fs.StringVar(&o.chart, "chart", "", "draw the run into this .png or .svg file (table: into this directory, one chart per stage and keep-alive mode)")
 	fs.StringVar(&o.addr, "addr", "", "load a server that is already running at this loopback HOST:PORT (with -pid)")
 	fs.IntVar(&o.pid, "pid", 0, "with -addr: the PID that gets the SIGHUPs (the master or start_server)")
+	fs.StringVar(&o.proto, "proto", "http", "http (requests), or long-lived connections for 05 or -addr: ws (WebSocket /ws), sse (/events) or mixed (half each)")
+	fs.DurationVar(&o.interval, "interval", 100*time.Millisecond, "long-lived: each WebSocket client sends a message, each SSE stream gets an event, every interval")
+	fs.DurationVar(&o.jitter, "jitter", 0, "long-lived: each client waits a random time up to this before it reconnects (client-side cure for the reconnect storm)")
+	fs.DurationVar(&o.spread, "spread", 0, "long-lived, 05: the worker spreads the closes of its connections over this window at drain start (server-side cure)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: loadtest [flags] 01|02|03|04|05|table\n       loadtest [flags] -addr HOST:PORT -pid PID\n")
+		fmt.Fprintf(fs.Output(), "usage: loadtest [flags] 01|02|03|04|05|table\n       loadtest [flags] -addr HOST:PORT -pid PID\n       loadtest -proto ws|sse|mixed [flags] 05|storm\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(os.Args[1:]); err != nil {
@@ -111,6 +119,9 @@ func checkArgs(o *options, args []string, ka string, set map[string]bool) (strin
 	}
 	if o.clients <= 0 || o.restarts <= 0 || o.perGen <= 0 || o.timeout <= 0 || o.hold < 0 || o.every < 0 {
 		return "", errors.New("-c, -restarts, -per-gen and -timeout must be positive, -hold and -every not negative")
+	}
+	if err := checkProto(o, args, set); err != nil {
+		return "", err
 	}
 	if o.chart != "" {
 		if ext := filepath.Ext(o.chart); len(args) == 1 && args[0] != "table" && ext != ".png" && ext != ".svg" {
@@ -157,6 +168,12 @@ func checkArgs(o *options, args []string, ka string, set map[string]bool) (strin
 		}
 		return what, nil
 	}
+	if what == "storm" {
+		if o.dir != "" {
+			return "", errors.New("-dir: storm runs the repository's 05")
+		}
+		return what, nil
+	}
 	if _, ok := stageDirs[what]; !ok {
 		return "", fmt.Errorf("unknown stage %q (want 01, 02, 03, 04, 05 or table)", what)
 	}
@@ -172,7 +189,44 @@ func checkArgs(o *options, args []string, ka string, set map[string]bool) (strin
 	return what, nil
 }
 
+// checkProto checks -proto and the flags that go with it.
+func checkProto(o *options, args []string, set map[string]bool) error {
+	if o.proto == "" {
+		o.proto = "http"
+	}
+	if !protos[o.proto] {
+		return fmt.Errorf("-proto %q: want http, ws, sse or mixed", o.proto)
+	}
+	if o.proto == "http" {
+		for _, f := range []string{"interval", "jitter", "spread"} {
+			if set[f] {
+				return fmt.Errorf("-%s is for long-lived connections: add -proto ws, sse or mixed", f)
+			}
+		}
+		if len(args) == 1 && args[0] == "storm" {
+			return errors.New("storm measures long-lived connections: add -proto ws, sse or mixed")
+		}
+		return nil
+	}
+	if o.interval <= 0 || o.jitter < 0 || o.spread < 0 {
+		return errors.New("-interval must be positive, -jitter and -spread not negative")
+	}
+	if o.proto == "mixed" && o.clients < 2 {
+		return errors.New("-proto mixed needs -c 2 or more (half WebSocket, half SSE)")
+	}
+	if len(args) == 1 && args[0] != "05" && args[0] != "storm" {
+		return fmt.Errorf("-proto %s: only 05's example worker serves /ws and /events; want 05, storm or -addr", o.proto)
+	}
+	if o.addr != "" && o.spread > 0 {
+		return errors.New("-spread is a flag of the worker that loadtest starts; with -addr, start yours with it")
+	}
+	return nil
+}
+
 func run(ctx context.Context, what string, o options) error {
+	if o.proto != "http" {
+		return runStreams(ctx, what, o)
+	}
 	if what == "external" {
 		res, err := measureExternal(ctx, o)
 		if err != nil {
@@ -230,13 +284,50 @@ func run(ctx context.Context, what string, o options) error {
 	return nil
 }
 
+// runStreams runs the long-lived connections' measurement: one run of 05
+// or of an external server, or the storm's comparison.
+func runStreams(ctx context.Context, what string, o options) error {
+	if what == "external" {
+		res, err := measureStreams(ctx, nil, "", o)
+		if err != nil {
+			return err
+		}
+		return finish(o, res, o.chart)
+	}
+	tmp, err := os.MkdirTemp("", "loadtest-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	st := newStage("05", o.dir)
+	fmt.Fprintf(os.Stderr, "building %s...\n", st.src)
+	if err := st.build(tmp); err != nil {
+		return err
+	}
+	if what == "storm" {
+		return storm(ctx, st, tmp, o)
+	}
+	st.workerArgs = spreadArgs(o.spread)
+	res, err := measureStreams(ctx, st, tmp, o)
+	if err != nil {
+		return fmt.Errorf("%s: %w", st.src, err)
+	}
+	return finish(o, res, o.chart)
+}
+
 // finish prints the summary of one run and draws its chart.
 func finish(o options, res result, chart string) error {
-	fmt.Fprint(o.out, res.report)
+	draw := drawChart
+	if res.streams != nil {
+		fmt.Fprint(o.out, streamSummary(res))
+		draw = drawStreamChart
+	} else {
+		fmt.Fprint(o.out, res.report)
+	}
 	if chart == "" {
 		return nil
 	}
-	if err := drawChart(res, chart); err != nil {
+	if err := draw(res, chart); err != nil {
 		return fmt.Errorf("chart: %w", err)
 	}
 	fmt.Fprintf(o.out, "chart: %s\n", chart)

@@ -157,8 +157,8 @@ func TestRestartThatDoesNotHappenFails(t *testing.T) {
 	run, err := load.Start(loadConfig(o, ln.Addr().String(), true, nil))
 	require.NoError(t, err)
 	defer run.Stop()
-	err = drive(context.Background(), run, m, o, func() error { return nil },
-		func(load.Report, int) (bool, string) { return true, "" })
+	err = drive(context.Background(), httpProgress(run, o, func(map[int]int, int) (bool, string) { return true, "" }),
+		m, o, func() error { return nil })
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "restart 1: not done within 2s: no response from a new generation (still 1): the restart did not happen")
 }
@@ -254,9 +254,9 @@ func TestColour(t *testing.T) {
 	a := sample{byGen: map[int]int{1: 100}, errs: map[load.Class]int{}}
 	b := sample{at: time.Second, byGen: map[int]int{1: 150, 2: 50}, errs: map[load.Class]int{load.EOF: 3}}
 	r := &recorder{o: options{}}
-	assert.Equal(t, "   1.000s  gen 1 ███████████████████ 50 gen 2 ███████████████████ 50  errors: eof 3", r.line(a, b))
+	assert.Equal(t, "   1.000s  gen 1 ███████████████████ 50 gen 2 ███████████████████ 50  errors: eof 3", r.httpLine(a, b))
 	r = &recorder{o: options{color: true}}
-	colored := r.line(a, b)
+	colored := r.httpLine(a, b)
 	assert.Contains(t, colored, "\x1b[36mgen 1 ")
 	assert.Contains(t, colored, "\x1b[33mgen 2 ")
 	assert.Contains(t, colored, "\x1b[31merrors: eof 3\x1b[0m")
@@ -318,4 +318,96 @@ func TestTicks(t *testing.T) {
 		labels(ticks{unit: "s", fractions: true}.Ticks(0, 0.48)))
 	assert.Equal(t, []string{"0", "1"}, labels(ticks{}.Ticks(0, 1.45)))
 	assert.Equal(t, []string{"0", "1000", "2000", "3000", "4000", "5000", "6000", "7000"}, labels(ticks{}.Ticks(0, 7000)))
+}
+
+func TestCheckArgsProto(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		o    options
+		set  string
+		want string
+	}{
+		{[]string{"05"}, options{proto: "tcp"}, "", `-proto "tcp": want http, ws, sse or mixed`},
+		{[]string{"04"}, options{proto: "ws"}, "", "only 05's example worker serves /ws and /events"},
+		{[]string{"table"}, options{proto: "mixed"}, "", "only 05's example worker serves /ws and /events"},
+		{[]string{"05"}, options{proto: "http"}, "jitter", "-jitter is for long-lived connections"},
+		{[]string{"storm"}, options{proto: "http"}, "", "storm measures long-lived connections"},
+		{[]string{"05"}, options{proto: "mixed", interval: -1}, "", "-interval must be positive"},
+		{nil, options{proto: "ws", addr: "127.0.0.1:80", pid: os.Getpid(), spread: time.Second}, "", "-spread is a flag of the worker"},
+	} {
+		o := c.o
+		o.clients, o.restarts, o.perGen, o.timeout = 2, 1, 1, time.Second
+		if o.interval == 0 {
+			o.interval = time.Second
+		}
+		_, err := checkArgs(&o, c.args, "on", map[string]bool{c.set: true})
+		if assert.Error(t, err, "%v %+v", c.args, c.o) {
+			assert.Contains(t, err.Error(), c.want)
+		}
+	}
+	for _, args := range [][]string{{"05"}, {"storm"}} {
+		o := options{proto: "mixed", clients: 2, restarts: 1, perGen: 1, timeout: time.Second, interval: time.Second}
+		what, err := checkArgs(&o, args, "on", map[string]bool{})
+		require.NoError(t, err)
+		assert.Equal(t, args[0], what)
+	}
+	o := options{proto: "mixed", clients: 7}
+	ws, sse := split(o)
+	assert.Equal(t, []int{4, 3}, []int{ws, sse})
+}
+
+// The stream timeline shows the connections open by generation and the
+// failures of the interval.
+func TestStreamLine(t *testing.T) {
+	a := sample{open: map[int]int{1: 200}, flow: 1000, fails: map[string]int{}}
+	b := sample{at: 2 * time.Second, open: map[int]int{1: 50, 2: 150}, flow: 1500, fails: map[string]int{"abnormal": 2, "lost": 1}}
+	r := &recorder{o: options{clients: 200}}
+	assert.Equal(t, "   2.000s  gen 1 ██████████ 50 gen 2 ██████████████████████████████ 150  (500 echoes+events)  failures: abnormal 2, lost 1",
+		r.streamLine(a, b))
+}
+
+// The summary's verdict counts an old worker that exited 1s or more after
+// its last connection closed, or whose exit was not seen, as not within.
+func TestStreamSummary(t *testing.T) {
+	rep := load.StreamReport{ByGen: map[int]int{1: 4, 2: 4, 3: 4, 4: 4}, PIDGen: map[int]int{11: 1, 12: 2, 13: 3, 14: 4},
+		LastClose: map[int]time.Duration{1: time.Second, 2: 3 * time.Second, 3: 5 * time.Second}}
+	res := result{streams: &rep, exits: map[int]time.Duration{11: 1010 * time.Millisecond, 12: 4500 * time.Millisecond}}
+	s := streamSummary(res)
+	assert.Contains(t, s, "generation 1 (pid 11): last connection closed at 1.000s, worker exited at 1.010s, 10ms later\n")
+	assert.Contains(t, s, "generation 2 (pid 12): last connection closed at 3.000s, worker exited at 4.500s, 1.5s later\n")
+	assert.Contains(t, s, "generation 3 (pid 13): last connection closed at 5.000s; exit not seen\n")
+	assert.Contains(t, s, "old workers gone within 1s of their last connection: 1 of 3\n")
+}
+
+// The stream chart and the storm chart decode as PNGs of the chart's size.
+func TestStreamCharts(t *testing.T) {
+	t.Parallel()
+	var samples []sample
+	for i := 0; i <= 100; i++ {
+		s := sample{at: time.Duration(i) * 10 * time.Millisecond, open: map[int]int{1: 100}, fails: map[string]int{}}
+		if i > 50 {
+			s.open = map[int]int{1: max(0, 100-(i-50)*10), 2: min(100, (i-50)*10)}
+		}
+		samples = append(samples, s)
+	}
+	rep := load.StreamReport{ByGen: map[int]int{1: 100, 2: 100}, WS: load.ProtoReport{Connects: 100}, SSE: load.ProtoReport{Connects: 100}}
+	res := result{title: "05-full-starter, 50 WebSocket + 50 SSE clients", restarts: 1, clients: 100, samples: samples, streams: &rep,
+		events:  []event{{at: 495 * time.Millisecond, kind: evSignal}, {at: 700 * time.Millisecond, kind: evExit}},
+		connect: []time.Duration{time.Millisecond, 2 * time.Millisecond, 1100 * time.Millisecond}}
+	dir := t.TempDir()
+	for name, draw := range map[string]func(string) error{
+		"run.png":   func(f string) error { return drawStreamChart(res, f) },
+		"storm.png": func(f string) error { return drawStorm([]stormRun{{"all at once", res}, {"both", res}}, 100, f) },
+	} {
+		require.NoError(t, draw(filepath.Join(dir, name)))
+		f, err := os.Open(filepath.Join(dir, name))
+		require.NoError(t, err)
+		img, format, err := image.Decode(f)
+		f.Close()
+		require.NoError(t, err)
+		assert.Equal(t, "png", format)
+		assert.Equal(t, image.Rect(0, 0, 1440, 810), img.Bounds())
+	}
+	// From the first connection gen 1 lost (at 0.51s) to all 100 on gen 2 (0.60s).
+	assert.Equal(t, 90*time.Millisecond, movedIn(res))
 }

@@ -45,8 +45,9 @@ type meter struct {
 
 	mu        sync.Mutex
 	events    []event
-	gone      map[int]bool  // PIDs of old workers or processes known to have exited
-	signalled time.Duration // when the last restart signal was sent
+	gone      map[int]bool          // PIDs of old workers or processes known to have exited
+	exitAt    map[int]time.Duration // and when we learnt it
+	signalled time.Duration         // when the last restart signal was sent
 
 	images atomic.Int64 // 02: "listening on" lines seen, i.e. process images
 
@@ -54,7 +55,7 @@ type meter struct {
 }
 
 func newMeter(out io.Writer) *meter {
-	return &meter{out: out, start: time.Now(), gone: map[int]bool{}, pidOrder: map[int]int{}}
+	return &meter{out: out, start: time.Now(), gone: map[int]bool{}, exitAt: map[int]time.Duration{}, pidOrder: map[int]int{}}
 }
 
 func (m *meter) since() time.Duration { return time.Since(m.start) }
@@ -82,9 +83,12 @@ func (m *meter) lastSignal() time.Duration {
 
 // exited records that pid has exited, with how ("" if not known).
 func (m *meter) exited(pid int, status string) {
+	at := m.since()
 	m.mu.Lock()
 	already := m.gone[pid]
-	m.gone[pid] = true
+	if !already {
+		m.gone[pid], m.exitAt[pid] = true, at
+	}
 	m.mu.Unlock()
 	switch {
 	case already:
@@ -99,6 +103,21 @@ func (m *meter) isGone(pid int) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.gone[pid]
+}
+
+// exitTimes returns when each exited PID was seen gone.
+func (m *meter) exitTimes() map[int]time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return copyMap(m.exitAt)
+}
+
+func copyMap[K comparable, V any](m map[K]V) map[K]V {
+	c := make(map[K]V, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
 }
 
 func (m *meter) newImage() int64 { return m.images.Add(1) }
@@ -145,7 +164,7 @@ func (m *meter) generation(k kind, external bool) func(pid, gen int) int {
 // process with PID skip (the master or starter of an external server) is
 // not a worker and never counts. poll: check with kill(pid, 0) instead of
 // waiting for a log line (a server we did not start).
-func (m *meter) oldGone(k kind, r load.Report, g, skip int, poll bool) (bool, string) {
+func (m *meter) oldGone(k kind, pidGen map[int]int, g, skip int, poll bool) (bool, string) {
 	switch k {
 	case stopStart:
 		return true, ""
@@ -156,7 +175,7 @@ func (m *meter) oldGone(k kind, r load.Report, g, skip int, poll bool) (bool, st
 		return true, ""
 	}
 	var running []string
-	for pid, pg := range r.PIDGen {
+	for pid, pg := range pidGen {
 		if pg >= g || pid == skip || m.isGone(pid) {
 			continue
 		}
@@ -175,24 +194,35 @@ func (m *meter) oldGone(k kind, r load.Report, g, skip int, poll bool) (bool, st
 	return true, ""
 }
 
+// progress is what drive watches in a run: when it ends, and whether the
+// newest generation is ready (HTTP: it served o.perGen responses; streams:
+// every client is connected to it).
+type progress struct {
+	done <-chan struct{}
+	noun string // what a generation serves first: "response", "connection"
+	// ready returns the newest generation seen (0: none yet), whether it
+	// is ready, and its state: why not, or what it did.
+	ready   func() (g int, ok bool, state string)
+	oldGone func(g int) (bool, string)
+}
+
 // drive runs the restarts on a run that has started: it waits until the
-// first generation has served o.perGen responses, holds, then for each
-// restart asks for it and waits until it is done: a newer generation than
-// the last one served o.perGen responses and the processes of the older
-// ones have exited. Then it holds again. Generations are not assumed to
-// count from 1 or by one (a server that was restarted before, a worker that
-// died and was replaced).
-func drive(ctx context.Context, run *load.Run, m *meter, o options, restart func() error, oldGone func(load.Report, int) (bool, string)) error {
+// first generation is ready, holds, then for each restart asks for it and
+// waits until it is done: a newer generation than the last one is ready
+// and the processes of the older ones have exited. Then it holds again.
+// Generations are not assumed to count from 1 or by one (a server that
+// was restarted before, a worker that died and was replaced).
+func drive(ctx context.Context, pr progress, m *meter, o options, restart func() error) error {
 	var why string
 	cur := 0
-	if err := waitUntil(ctx, run, o.timeout, func(r load.Report) bool {
-		cur = newest(r)
-		why = fmt.Sprintf("generation %d served %d of %d responses; errors %v", cur, r.ByGen[cur], o.perGen, r.Errors)
-		return cur > 0 && r.ByGen[cur] >= o.perGen
+	if err := waitUntil(ctx, pr.done, o.timeout, func() bool {
+		g, ok, state := pr.ready()
+		cur, why = g, state
+		return g > 0 && ok
 	}); err != nil {
 		return fmt.Errorf("before the first restart: %w: %s", err, why)
 	}
-	if err := hold(ctx, run, o.hold); err != nil {
+	if err := hold(ctx, pr.done, o.hold); err != nil {
 		return err
 	}
 	for i := 1; i <= o.restarts; i++ {
@@ -200,57 +230,75 @@ func drive(ctx context.Context, run *load.Run, m *meter, o options, restart func
 			return fmt.Errorf("restart %d: %w", i, err)
 		}
 		prev := cur
-		err := waitUntil(ctx, run, o.timeout, func(r load.Report) bool {
-			g := newest(r)
+		var did string
+		err := waitUntil(ctx, pr.done, o.timeout, func() bool {
+			g, ok, state := pr.ready()
 			if g <= prev {
-				why = fmt.Sprintf("no response from a new generation (still %d): the restart did not happen", prev)
+				why = fmt.Sprintf("no %s from a new generation (still %d): the restart did not happen", pr.noun, prev)
 				return false
 			}
 			cur = g
-			if r.ByGen[g] < o.perGen {
-				why = fmt.Sprintf("generation %d served %d of %d responses", g, r.ByGen[g], o.perGen)
+			if !ok {
+				why = state
 				return false
 			}
-			ok, w := oldGone(r, g)
-			why = w
+			did = state
+			ok, why = pr.oldGone(g)
 			return ok
 		})
 		if err != nil {
 			return fmt.Errorf("restart %d: %w: %s", i, err, why)
 		}
-		m.event(evDone, 0, "restart %d done in %.3fs: generation %d served %d, the old ones are gone", i, (m.since() - m.lastSignal()).Seconds(), cur, o.perGen)
-		if err := hold(ctx, run, o.hold); err != nil {
+		m.event(evDone, 0, "restart %d done in %.3fs: generation %d %s, the old ones are gone", i, (m.since() - m.lastSignal()).Seconds(), cur, did)
+		if err := hold(ctx, pr.done, o.hold); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// newest is the highest generation that has served, 0 if none.
-func newest(r load.Report) int {
+// httpProgress watches an HTTP load run.
+func httpProgress(run *load.Run, o options, oldGone func(pidGen map[int]int, g int) (bool, string)) progress {
+	return progress{done: run.Done(), noun: "response",
+		ready: func() (int, bool, string) {
+			r := run.Snapshot()
+			g := newest(r.ByGen)
+			if g > 0 && r.ByGen[g] >= o.perGen {
+				return g, true, fmt.Sprintf("served %d", o.perGen)
+			}
+			return g, false, fmt.Sprintf("generation %d served %d of %d responses; errors %v", g, r.ByGen[g], o.perGen, r.Errors)
+		},
+		oldGone: func(g int) (bool, string) { return oldGone(run.Snapshot().PIDGen, g) },
+	}
+}
+
+// newest is the highest generation in byGen, 0 if none.
+func newest(byGen map[int]int) int {
 	g := 0
-	for k := range r.ByGen {
-		g = max(g, k)
+	for k, n := range byGen {
+		if n > 0 {
+			g = max(g, k)
+		}
 	}
 	return g
 }
 
-// waitUntil polls cond on the run's report until it holds. It fails after
-// timeout, when the run ends, or when ctx is done.
-func waitUntil(ctx context.Context, run *load.Run, timeout time.Duration, cond func(load.Report) bool) error {
+// waitUntil polls cond until it holds. It fails after timeout, when the
+// run ends (done), or when ctx is done.
+func waitUntil(ctx context.Context, done <-chan struct{}, timeout time.Duration, cond func() bool) error {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(2 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		if cond(run.Snapshot()) {
+		if cond() {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-run.Done():
-			if cond(run.Snapshot()) {
+		case <-done:
+			if cond() {
 				return nil
 			}
 			return errors.New("the load ended (its time bound)")
@@ -262,7 +310,7 @@ func waitUntil(ctx context.Context, run *load.Run, timeout time.Duration, cond f
 }
 
 // hold keeps the load running for d.
-func hold(ctx context.Context, run *load.Run, d time.Duration) error {
+func hold(ctx context.Context, done <-chan struct{}, d time.Duration) error {
 	if d <= 0 {
 		return nil
 	}
@@ -271,7 +319,7 @@ func hold(ctx context.Context, run *load.Run, d time.Duration) error {
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-run.Done():
+	case <-done:
 		return errors.New("the load ended (its time bound)")
 	case <-t.C:
 		return nil
@@ -287,6 +335,11 @@ type result struct {
 	samples  []sample
 	restarts int
 	clients  int
+
+	// Streams (-proto other than http).
+	streams            *load.StreamReport
+	exits              map[int]time.Duration // PID -> when it was seen gone
+	reconnect, connect []time.Duration
 }
 
 // loadConfig is the load for a run of o against addr.
@@ -327,9 +380,9 @@ func measure(ctx context.Context, st *stage, tmp string, ka bool, o options) (re
 		}()
 	}
 	rec := startRecorder(run, m, o)
-	err = drive(ctx, run, m, o,
-		func() error { return st.restart(s, o.timeout, m) },
-		func(r load.Report, g int) (bool, string) { return m.oldGone(st.kind, r, g, s.p.PID(), false) })
+	err = drive(ctx, httpProgress(run, o, func(pidGen map[int]int, g int) (bool, string) {
+		return m.oldGone(st.kind, pidGen, g, s.p.PID(), false)
+	}), m, o, func() error { return st.restart(s, o.timeout, m) })
 	rep := run.Stop()
 	samples := rec.stop()
 	close(stopWatch)
@@ -355,12 +408,9 @@ func measureExternal(ctx context.Context, o options) (result, error) {
 	defer run.Stop()
 	m.start = run.Started()
 	rec := startRecorder(run, m, o)
-	err = drive(ctx, run, m, o,
-		func() error {
-			m.event(evSignal, 0, "SIGHUP → pid %d", o.pid)
-			return syscall.Kill(o.pid, syscall.SIGHUP)
-		},
-		func(r load.Report, g int) (bool, string) { return m.oldGone(master, r, g, o.pid, true) })
+	err = drive(ctx, httpProgress(run, o, func(pidGen map[int]int, g int) (bool, string) {
+		return m.oldGone(master, pidGen, g, o.pid, true)
+	}), m, o, func() error { return signalExternal(m, o.pid) })
 	rep := run.Stop()
 	samples := rec.stop()
 	if err != nil {
@@ -368,6 +418,12 @@ func measureExternal(ctx context.Context, o options) (result, error) {
 	}
 	return result{title: fmt.Sprintf("%s (pid %d), keep-alive %s", o.addr, o.pid, onOff(ka)), report: rep,
 		events: m.Events(), samples: samples, restarts: o.restarts, clients: o.clients}, nil
+}
+
+// signalExternal sends the restart signal to an external server's PID.
+func signalExternal(m *meter, pid int) error {
+	m.event(evSignal, 0, "SIGHUP → pid %d", pid)
+	return syscall.Kill(pid, syscall.SIGHUP)
 }
 
 func atoi(s string) int {

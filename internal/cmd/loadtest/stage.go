@@ -43,6 +43,8 @@ type stage struct {
 	kind  kind     //
 	bin   string   // the built program (05: start_server)
 	extra []string // extra arguments for the program (tests: a shorter drain)
+	// workerArgs are arguments for 05's example worker (-spread).
+	workerArgs []string
 }
 
 func newStage(name, dir string) *stage {
@@ -150,7 +152,8 @@ func (st *stage) start(tmp string, timeout time.Duration, m *meter) (*server, er
 	if err := st.buildWorker(s, 1, nil); err != nil {
 		return nil, err
 	}
-	p, err := proc.Start(st.bin, append(append([]string{"--port", "127.0.0.1:0"}, st.extra...), "--", s.worker)...)
+	args := append(append([]string{"--port", "127.0.0.1:0"}, st.extra...), "--", s.worker)
+	p, err := proc.Start(st.bin, append(args, st.workerArgs...)...)
 	if err != nil {
 		return nil, err
 	}

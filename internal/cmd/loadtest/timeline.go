@@ -11,11 +11,24 @@ import (
 	"hotdeploy/internal/load"
 )
 
-// A sample is the run's counters at one moment.
+// A sample is the run's counters at one moment. HTTP: responses by
+// generation and errors by class, so far. Streams: connections open now by
+// generation, messages and events so far, failures by kind so far.
 type sample struct {
 	at    time.Duration
 	byGen map[int]int
 	errs  map[load.Class]int
+
+	open  map[int]int
+	flow  int
+	fails map[string]int
+}
+
+// A snap is what the recorder takes from a run at one moment.
+type snap struct {
+	sample
+	firstAt map[int]time.Duration
+	pidGen  map[int]int
 }
 
 // A recorder samples a run while it goes on, for the chart, and prints the
@@ -23,7 +36,10 @@ type sample struct {
 // generation and the errors by class in that interval, and the events
 // between the lines, at the time they happened.
 type recorder struct {
-	run         *load.Run
+	snap        func() snap
+	done        <-chan struct{} // the run's end
+	noun        string          // what a generation's first is: "response", "connection"
+	line        func(a, b sample) string
 	m           *meter
 	o           options
 	samples     []sample
@@ -41,8 +57,18 @@ type recorder struct {
 const sampleEvery = 2 * time.Millisecond
 
 func startRecorder(run *load.Run, m *meter, o options) *recorder {
-	r := &recorder{run: run, m: m, o: o, first: map[int]bool{}, next: o.every,
-		stopC: make(chan struct{}), doneC: make(chan struct{})}
+	r := &recorder{done: run.Done(), noun: "response", m: m, o: o}
+	r.line = r.httpLine
+	r.snap = func() snap {
+		rep := run.Snapshot()
+		return snap{sample: sample{at: rep.Elapsed, byGen: rep.ByGen, errs: rep.Errors}, firstAt: rep.FirstAt, pidGen: rep.PIDGen}
+	}
+	return r.begin()
+}
+
+func (r *recorder) begin() *recorder {
+	r.first, r.next = map[int]bool{}, r.o.every
+	r.stopC, r.doneC = make(chan struct{}), make(chan struct{})
 	go r.loop()
 	return r
 }
@@ -71,27 +97,27 @@ func (r *recorder) stop() []sample {
 }
 
 func (r *recorder) take(last bool) {
-	rep := r.run.Snapshot()
-	s := sample{at: rep.Elapsed, byGen: rep.ByGen, errs: rep.Errors}
+	sn := r.snap()
+	s := sn.sample
 	r.samples = append(r.samples, s)
-	for g, at := range rep.FirstAt {
+	for g, at := range sn.firstAt {
 		if r.first[g] {
 			continue
 		}
 		r.first[g] = true
 		pid := 0
-		for p, pg := range rep.PIDGen {
+		for p, pg := range sn.pidGen {
 			if pg == g {
 				pid = p
 			}
 		}
-		r.m.add(event{at: at, kind: evFirst, text: fmt.Sprintf("generation %d: first response (pid %d)", g, pid)})
+		r.m.add(event{at: at, kind: evFirst, text: fmt.Sprintf("generation %d: first %s (pid %d)", g, r.noun, pid)})
 	}
 	if r.o.every <= 0 {
 		return
 	}
 	select {
-	case <-r.run.Done():
+	case <-r.done:
 		last = true // the load is over; print the rest once
 	default:
 	}
@@ -134,8 +160,8 @@ func (r *recorder) printEvents(at time.Duration, last bool) {
 
 const barWidth = 40
 
-// line is one timeline line: the interval from a to b.
-func (r *recorder) line(a, b sample) string {
+// httpLine is one timeline line: the interval from a to b.
+func (r *recorder) httpLine(a, b sample) string {
 	total := 0
 	gens := make([]int, 0, len(b.byGen))
 	for g, n := range b.byGen {
