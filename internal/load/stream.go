@@ -58,8 +58,11 @@ type StreamConfig struct {
 	// client side of the cure for a reconnect storm.
 	Jitter time.Duration
 	// Ramp spreads the clients' first connections evenly over this time,
-	// so that the run's own start is not a storm of connects.
-	Ramp time.Duration
+	// and StartConcurrency (64 if zero) caps how many are in flight at
+	// once, so that the run's own start is not a storm of connects.
+	// Reconnections are not paced: they are what is measured.
+	Ramp             time.Duration
+	StartConcurrency int
 	// SSERetry is the SSE reconnection time until the server sends retry:
 	// (EventSource's default is a few seconds); 3s if zero.
 	SSERetry time.Duration
@@ -81,6 +84,9 @@ type ProtoReport struct {
 
 	// WebSocket messages.
 	Sent, Echoed, Resent, Lost, Duplicated, Garbled int
+	// Reconnect: from the end of a connection to the next one open (SSE:
+	// the retry: wait included). Filled in once the run has ended.
+	Reconnect Latencies
 	// SSE events.
 	Events, Gaps, DupIDs int
 }
@@ -125,10 +131,11 @@ type StreamReport struct {
 
 	// Reconnect is the time from the end of a connection to the client's
 	// next open one (its retry: or jitter wait included); Connect the time
-	// from the start of a connect to the end of the handshake (the part a
-	// reconnect storm makes slow: a dropped SYN is sent again after 1s).
+	// a reconnection took from the start of its connect to the end of the
+	// handshake (the part a reconnect storm makes slow: a dropped SYN is
+	// sent again after 1s). The clients' first connections do not count.
 	Reconnect, Connect Latencies
-	SlowConnects       int // connects that took 1s or more
+	SlowConnects       int // reconnections whose connect took 1s or more
 	Reconnects         int
 	Samples            []string // the first few unexpected errors, verbatim
 }
@@ -154,6 +161,8 @@ type StreamRun struct {
 	once   sync.Once
 	hc     *http.Client
 	dialer *net.Dialer
+	// startSem paces the first connects (StartConcurrency).
+	startSem chan struct{}
 
 	sent, echoed, events atomic.Int64 // hot counters, outside the lock
 
@@ -167,8 +176,9 @@ type StreamRun struct {
 	firstAt   map[int]time.Duration
 	lastClose map[int]time.Duration
 	reconnect []time.Duration
-	connect   []time.Duration
 	reconnCon []time.Duration // connect times of reconnections only
+	reconnWS  []time.Duration // reconnect times of WebSocket clients only
+	reconnSSE []time.Duration // and of SSE clients
 	samples   []string
 }
 
@@ -196,6 +206,11 @@ func StartStreams(cfg StreamConfig) (*StreamRun, error) {
 		sse:  ProtoReport{Clients: cfg.SSE, Codes: map[int]int{}, Abnormal: map[Class]int{}, Dial: map[Class]int{}},
 		open: map[int]int{}, openWS: map[int]int{}, byGen: map[int]int{}, pidGen: map[int]int{},
 		firstAt: map[int]time.Duration{}, lastClose: map[int]time.Duration{}}
+	if cfg.StartConcurrency <= 0 {
+		cfg.StartConcurrency = 64
+	}
+	r.cfg = cfg
+	r.startSem = make(chan struct{}, cfg.StartConcurrency)
 	r.dialer = &net.Dialer{Timeout: cfg.Timeout}
 	// One transport for every WebSocket handshake; a hijacked connection
 	// never goes back to its pool, so each handshake dials anew.
@@ -268,6 +283,19 @@ func (r *StreamRun) pause(d time.Duration) bool {
 	}
 }
 
+// acquire takes one of StartConcurrency places for a client's first
+// connect; it reports false if the run stops first.
+func (r *StreamRun) acquire() bool {
+	select {
+	case r.startSem <- struct{}{}:
+		return true
+	case <-r.stopC:
+		return false
+	}
+}
+
+func (r *StreamRun) release() { <-r.startSem }
+
 func (r *StreamRun) jitter() time.Duration {
 	if r.cfg.Jitter <= 0 {
 		return 0
@@ -301,10 +329,14 @@ func (r *StreamRun) opened(p Proto, pid, gen int, connect, reconnect time.Durati
 		r.openWS[gen]++
 	}
 	r.pidGen[pid] = gen
-	r.connect = append(r.connect, connect)
 	if reconnect > 0 {
 		r.reconnect = append(r.reconnect, reconnect)
 		r.reconnCon = append(r.reconnCon, connect)
+		if p == WS {
+			r.reconnWS = append(r.reconnWS, reconnect)
+		} else {
+			r.reconnSSE = append(r.reconnSSE, reconnect)
+		}
 	}
 	return gen
 }
@@ -333,11 +365,19 @@ func (r *StreamRun) count(p Proto, f func(*ProtoReport)) {
 	f(r.proto(p))
 }
 
-func (r *StreamRun) sample(err error) {
+// sample keeps the first few unexpected errors of each kind (what, e.g.
+// "ws dial") verbatim.
+func (r *StreamRun) sample(what string, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if len(r.samples) < 5 {
-		r.samples = append(r.samples, err.Error())
+	n := 0
+	for _, s := range r.samples {
+		if strings.HasPrefix(s, what+": ") {
+			n++
+		}
+	}
+	if n < 3 {
+		r.samples = append(r.samples, what+": "+err.Error())
 	}
 }
 
@@ -355,7 +395,7 @@ func (r *StreamRun) Snapshot() StreamReport {
 			delete(rep.OpenWS, g)
 		}
 	}
-	for _, d := range r.connect {
+	for _, d := range r.reconnCon {
 		if d >= time.Second {
 			rep.SlowConnects++
 		}
@@ -363,7 +403,8 @@ func (r *StreamRun) Snapshot() StreamReport {
 	select {
 	case <-r.doneC:
 		rep.Elapsed = r.end.Sub(r.start)
-		rep.Reconnect, rep.Connect = latencies(r.reconnect), latencies(r.connect)
+		rep.Reconnect, rep.Connect = latencies(r.reconnect), latencies(r.reconnCon)
+		rep.WS.Reconnect, rep.SSE.Reconnect = latencies(r.reconnWS), latencies(r.reconnSSE)
 	default:
 	}
 	return rep
@@ -413,14 +454,21 @@ func (r *StreamRun) wsClient(id int) {
 	close(p.empty)
 	var lastEnd time.Time // end of the previous connection; zero before the first
 	for !r.stopping() {
+		first := lastEnd.IsZero()
+		if first && !r.acquire() {
+			break
+		}
 		begin := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), r.cfg.Timeout)
 		c, resp, err := websocket.Dial(ctx, "ws://"+r.cfg.Addr+"/ws", &websocket.DialOptions{HTTPClient: r.hc})
 		cancel()
+		if first {
+			r.release()
+		}
 		if err != nil {
 			r.count(WS, func(pr *ProtoReport) { pr.Dial[dialClass(err, resp)]++ })
 			if dialClass(err, resp) == Other {
-				r.sample(err)
+				r.sample("ws dial", err)
 			}
 			if !r.pause(10 * time.Millisecond) {
 				break
@@ -458,6 +506,11 @@ func (r *StreamRun) wsClient(id int) {
 func dialClass(err error, resp *http.Response) Class {
 	if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
 		return Non2xx
+	}
+	if strings.Contains(err.Error(), "server closed idle connection") {
+		// http.Transport's words for a connection the server closed
+		// before it answered the handshake: an EOF.
+		return EOF
 	}
 	return Classify(err)
 }
@@ -552,8 +605,8 @@ func (r *StreamRun) wsConn(c *websocket.Conn, id int, p *pending) func(*ProtoRep
 		return func(pr *ProtoReport) { pr.Codes[int(code)]++ }
 	}
 	cl := Classify(err)
-	if cl == Other {
-		r.sample(err)
+	if cl == Other && !r.stopping() {
+		r.sample("ws", err)
 	}
 	return func(pr *ProtoReport) { pr.Abnormal[cl]++ }
 }
@@ -594,18 +647,25 @@ func (r *StreamRun) sseClient() {
 	retry := r.cfg.SSERetry
 	lastID, highest := "", 0
 	var lastEnd time.Time
-	first := true
+	wait := false
 	for !r.stopping() {
-		if !first && !r.pause(retry+r.jitter()) {
+		if wait && !r.pause(retry+r.jitter()) {
 			break
 		}
-		first = false
+		wait = true
+		first := lastEnd.IsZero()
+		if first && !r.acquire() {
+			break
+		}
 		begin := time.Now()
 		conn, resp, err := r.sseOpen(lastID)
+		if first {
+			r.release()
+		}
 		if err != nil {
 			r.count(SSE, func(pr *ProtoReport) { pr.Dial[sseDialClass(err, resp)]++ })
 			if sseDialClass(err, resp) == Other {
-				r.sample(err)
+				r.sample("sse connect", err)
 			}
 			continue
 		}
@@ -701,8 +761,8 @@ func (r *StreamRun) sseRead(body io.Reader, retry time.Duration, lastID string, 
 				err = io.ErrUnexpectedEOF // a line cut off
 			}
 			cl := Classify(err)
-			if cl == Other {
-				r.sample(err)
+			if cl == Other && !r.stopping() {
+				r.sample("sse stream", err)
 			}
 			return func(pr *ProtoReport) { pr.Abnormal[cl]++ }, retry, lastID, highest
 		}
@@ -751,16 +811,17 @@ func (r StreamReport) String() string {
 			w.Clients, w.Connects, codes(w.Codes), w.OtherCodes(), w.AbnormalCount(), classes(w.Abnormal), w.DialErrors(), classes(w.Dial))
 		fmt.Fprintf(&b, "websocket messages: sent %d, echoed %d, resent %d; lost %d, duplicated %d, garbled %d\n",
 			w.Sent, w.Echoed, w.Resent, w.Lost, w.Duplicated, w.Garbled)
+		fmt.Fprintf(&b, "websocket reconnect: p50 %v, p99 %v, max %v\n", rnd(w.Reconnect.P50), rnd(w.Reconnect.P99), rnd(w.Reconnect.Max))
 	}
 	if r.SSE.Clients > 0 {
 		s := r.SSE
 		fmt.Fprintf(&b, "sse: %d clients, connections %d; clean ends %d (after retry: %d); abnormal %d%s, dial errors %d%s\n",
 			s.Clients, s.Connects, s.Ends, s.Retry, s.AbnormalCount(), classes(s.Abnormal), s.DialErrors(), classes(s.Dial))
 		fmt.Fprintf(&b, "sse events: %d; id gaps %d, duplicates %d\n", s.Events, s.Gaps, s.DupIDs)
+		fmt.Fprintf(&b, "sse reconnect (retry: wait included): p50 %v, p99 %v, max %v\n", rnd(s.Reconnect.P50), rnd(s.Reconnect.P99), rnd(s.Reconnect.Max))
 	}
-	fmt.Fprintf(&b, "reconnect: %d, p50 %v, p99 %v, max %v; connect p50 %v, p99 %v, max %v; connects >= 1s: %d\n",
-		r.Reconnects, rnd(r.Reconnect.P50), rnd(r.Reconnect.P99), rnd(r.Reconnect.Max),
-		rnd(r.Connect.P50), rnd(r.Connect.P99), rnd(r.Connect.Max), r.SlowConnects)
+	fmt.Fprintf(&b, "reconnections %d; their connect (TCP + handshake) p50 %v, p99 %v, max %v; >= 1s: %d\n",
+		r.Reconnects, rnd(r.Connect.P50), rnd(r.Connect.P99), rnd(r.Connect.Max), r.SlowConnects)
 	for _, s := range r.Samples {
 		fmt.Fprintf(&b, "sample error: %s\n", s)
 	}

@@ -360,9 +360,9 @@ func TestCheckArgsProto(t *testing.T) {
 // failures of the interval.
 func TestStreamLine(t *testing.T) {
 	a := sample{open: map[int]int{1: 200}, flow: 1000, fails: map[string]int{}}
-	b := sample{at: 2 * time.Second, open: map[int]int{1: 50, 2: 150}, flow: 1500, fails: map[string]int{"abnormal": 2, "lost": 1}}
+	b := sample{at: 2 * time.Second, open: map[int]int{1: 50, 2: 140}, flow: 1500, fails: map[string]int{"abnormal": 2, "lost": 1}}
 	r := &recorder{o: options{clients: 200}}
-	assert.Equal(t, "   2.000s  gen 1 ██████████ 50 gen 2 ██████████████████████████████ 150  (500 echoes+events)  failures: abnormal 2, lost 1",
+	assert.Equal(t, "   2.000s  gen 1 ██████████ 50 gen 2 ████████████████████████████ 140  10 reconnecting  (500 echoes+events)  failures: abnormal 2, lost 1",
 		r.streamLine(a, b))
 }
 

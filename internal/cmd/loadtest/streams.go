@@ -108,6 +108,9 @@ func (r *recorder) streamLine(a, b sample) string {
 		n := max(1, (b.open[g]*barWidth+r.scale/2)/r.scale)
 		fmt.Fprintf(&sb, " %s %d", r.paint(genColor(g), fmt.Sprintf("gen %d %s", g, strings.Repeat("█", n))), b.open[g])
 	}
+	if total < r.o.clients {
+		fmt.Fprintf(&sb, "  %d reconnecting", r.o.clients-total)
+	}
 	fmt.Fprintf(&sb, "  (%d echoes+events)", b.flow-a.flow)
 	var parts []string
 	for _, k := range failureKinds {
@@ -166,8 +169,10 @@ func measureStreams(ctx context.Context, st *stage, tmp string, o options) (resu
 	m.start = run.Started()
 	rec := startStreamRecorder(run, m, o)
 	err = drive(ctx, streamProgress(run, o.clients, oldGone), m, o, restart)
-	rep := run.Stop()
+	// The timeline and the chart end here, before the clients close
+	// their connections themselves.
 	samples := rec.stop()
+	rep := run.Stop()
 	if stopWatch != nil {
 		close(stopWatch)
 		wg.Wait()
@@ -232,8 +237,14 @@ func streamSummary(res result) string {
 		if d < time.Second {
 			within++
 		}
-		fmt.Fprintf(&b, "generation %d (pid %d): last connection closed at %.3fs, worker exited at %.3fs, %v later\n",
-			w.gen, w.pid, w.lastClose.Seconds(), w.exit.Seconds(), d.Round(time.Millisecond))
+		// The clients may learn of a close after the worker has exited
+		// (10,000 of them on 2 cores): then the exit is "before".
+		rel := fmt.Sprintf("%v later", d.Round(time.Millisecond))
+		if d < 0 {
+			rel = fmt.Sprintf("%v before (the clients saw their close late)", (-d).Round(time.Millisecond))
+		}
+		fmt.Fprintf(&b, "generation %d (pid %d): last connection closed at %.3fs, worker exited at %.3fs, %s\n",
+			w.gen, w.pid, w.lastClose.Seconds(), w.exit.Seconds(), rel)
 	}
 	fmt.Fprintf(&b, "old workers gone within 1s of their last connection: %d of %d\n", within, len(olds))
 	return b.String()
