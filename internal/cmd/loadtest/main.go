@@ -28,6 +28,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -55,6 +56,7 @@ type options struct {
 	interval  time.Duration // -interval: WebSocket message / SSE event interval
 	jitter    time.Duration // -jitter: random wait before a reconnect
 	spread    time.Duration // -spread: the worker spreads its closes over this window
+	backlog   int           // -backlog: start_server's --backlog
 	args      []string
 	out       io.Writer
 }
@@ -79,6 +81,7 @@ func main() {
 	fs.StringVar(&o.proto, "proto", "http", "http (requests), or long-lived connections for 05 or -addr: ws (WebSocket /ws), sse (/events) or mixed (half each)")
 	fs.DurationVar(&o.interval, "interval", 100*time.Millisecond, "long-lived: each WebSocket client sends a message, each SSE stream gets an event, every interval")
 	fs.DurationVar(&o.jitter, "jitter", 0, "long-lived: each client waits a random time up to this before it reconnects (client-side cure for the reconnect storm)")
+	fs.IntVar(&o.backlog, "backlog", 0, "long-lived, 05: start_server's --backlog, the listen queue a reconnect storm fills (0: its default, net.core.somaxconn)")
 	fs.DurationVar(&o.spread, "spread", 0, "long-lived, 05: the worker spreads the closes of its connections over this window at drain start (server-side cure)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: loadtest [flags] 01|02|03|04|05|table\n       loadtest [flags] -addr HOST:PORT -pid PID\n       loadtest -proto ws|sse|mixed [flags] 05|storm\n")
@@ -198,7 +201,7 @@ func checkProto(o *options, args []string, set map[string]bool) error {
 		return fmt.Errorf("-proto %q: want http, ws, sse or mixed", o.proto)
 	}
 	if o.proto == "http" {
-		for _, f := range []string{"interval", "jitter", "spread"} {
+		for _, f := range []string{"interval", "jitter", "spread", "backlog"} {
 			if set[f] {
 				return fmt.Errorf("-%s is for long-lived connections: add -proto ws, sse or mixed", f)
 			}
@@ -208,8 +211,11 @@ func checkProto(o *options, args []string, set map[string]bool) error {
 		}
 		return nil
 	}
-	if o.interval <= 0 || o.jitter < 0 || o.spread < 0 {
-		return errors.New("-interval must be positive, -jitter and -spread not negative")
+	if o.interval <= 0 || o.jitter < 0 || o.spread < 0 || o.backlog < 0 {
+		return errors.New("-interval must be positive, -jitter, -spread and -backlog not negative")
+	}
+	if o.addr != "" && o.backlog > 0 {
+		return errors.New("-backlog is a flag of the start_server that loadtest starts; with -addr, start yours with --backlog")
 	}
 	if o.proto == "mixed" && o.clients < 2 {
 		return errors.New("-proto mixed needs -c 2 or more (half WebSocket, half SSE)")
@@ -287,6 +293,9 @@ func run(ctx context.Context, what string, o options) error {
 // runStreams runs the long-lived connections' measurement: one run of 05
 // or of an external server, or the storm's comparison.
 func runStreams(ctx context.Context, what string, o options) error {
+	if err := checkFiles(o.clients); err != nil {
+		return err
+	}
 	if what == "external" {
 		res, err := measureStreams(ctx, nil, "", o)
 		if err != nil {
@@ -300,6 +309,9 @@ func runStreams(ctx context.Context, what string, o options) error {
 	}
 	defer os.RemoveAll(tmp)
 	st := newStage("05", o.dir)
+	if o.backlog > 0 {
+		st.extra = []string{"--backlog", strconv.Itoa(o.backlog)}
+	}
 	fmt.Fprintf(os.Stderr, "building %s...\n", st.src)
 	if err := st.build(tmp); err != nil {
 		return err

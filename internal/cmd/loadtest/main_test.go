@@ -397,7 +397,7 @@ func TestStreamCharts(t *testing.T) {
 	dir := t.TempDir()
 	for name, draw := range map[string]func(string) error{
 		"run.png":   func(f string) error { return drawStreamChart(res, f) },
-		"storm.png": func(f string) error { return drawStorm([]stormRun{{"all at once", res}, {"both", res}}, 100, f) },
+		"storm.png": func(f string) error { return drawStorm([]stormRun{{"all at once", res}, {"both", res}}, 100, "", f) },
 	} {
 		require.NoError(t, draw(filepath.Join(dir, name)))
 		f, err := os.Open(filepath.Join(dir, name))

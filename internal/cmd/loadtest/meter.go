@@ -340,6 +340,7 @@ type result struct {
 	streams            *load.StreamReport
 	exits              map[int]time.Duration // PID -> when it was seen gone
 	reconnect, connect []time.Duration
+	tcp                map[string]int64 // the kernel's TCP counters' increase during the restarts (Linux)
 }
 
 // loadConfig is the load for a run of o against addr.

@@ -49,6 +49,9 @@ func storm(ctx context.Context, st *stage, tmp string, o options) error {
 		{fmt.Sprintf("server spread %v", spread), 0, spread},
 		{"both", jitter, spread},
 	}
+	if note := backlogNote(); note != "" {
+		fmt.Fprintln(o.out, note)
+	}
 	var runs []stormRun
 	for _, v := range variants {
 		oo := o
@@ -68,7 +71,11 @@ func storm(ctx context.Context, st *stage, tmp string, o options) error {
 	if o.chart == "" {
 		return nil
 	}
-	if err := drawStorm(runs, o.clients, o.chart); err != nil {
+	note := ""
+	if o.backlog > 0 {
+		note = fmt.Sprintf(" (listen backlog %d)", o.backlog)
+	}
+	if err := drawStorm(runs, o.clients, note, o.chart); err != nil {
 		return fmt.Errorf("chart: %w", err)
 	}
 	fmt.Fprintf(o.out, "chart: %s\n", o.chart)
@@ -78,8 +85,8 @@ func storm(ctx context.Context, st *stage, tmp string, o options) error {
 // stormTable is the comparison as a Markdown table.
 func stormTable(runs []stormRun) string {
 	var b strings.Builder
-	b.WriteString("| variant | reconnects | reconnect p50 | p99 | max | connect p50 | p99 | max | connects ≥ 1 s | all moved in | failures |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| variant | reconnects | reconnect p50 | p99 | max | connect p50 | p99 | max | connects ≥ 1 s | SYNs sent again | all moved in | failures |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range runs {
 		rep := r.res.streams
 		con := latenciesOf(r.res.connect)
@@ -94,9 +101,13 @@ func stormTable(runs []stormRun) string {
 		for _, n := range failures(*rep) {
 			fails += n
 		}
-		fmt.Fprintf(&b, "| %s | %d | %v | %v | %v | %v | %v | %v | %d | %v | %d |\n", r.name, rep.Reconnects,
+		syn := "?"
+		if r.res.tcp != nil {
+			syn = fmt.Sprint(r.res.tcp["TCPSynRetrans"])
+		}
+		fmt.Fprintf(&b, "| %s | %d | %v | %v | %v | %v | %v | %v | %d | %s | %v | %d |\n", r.name, rep.Reconnects,
 			rnd(rep.Reconnect.P50), rnd(rep.Reconnect.P99), rnd(rep.Reconnect.Max), rnd(con.P50), rnd(con.P99), rnd(con.Max),
-			slow, moved.Round(time.Millisecond), fails)
+			slow, syn, moved.Round(time.Millisecond), fails)
 	}
 	return b.String()
 }

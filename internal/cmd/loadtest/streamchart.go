@@ -133,24 +133,25 @@ func signalAt(res result) time.Duration {
 // vertical step is a storm, a ramp is spread out); on the right the share
 // of reconnections whose connect (TCP and handshake) took at most x, on a
 // log scale (a step at 1 s is dropped SYNs sent again).
-func drawStorm(runs []stormRun, clients int, file string) error {
+func drawStorm(runs []stormRun, clients int, note, file string) error {
 	left, right := plot.New(), plot.New()
 	for _, p := range []*plot.Plot{left, right} {
 		style(p)
 		p.Legend.Left, p.Legend.Top = false, false
 		p.Title.TextStyle.Font.Size = 17
 	}
-	left.Title.Text = fmt.Sprintf("%d long-lived clients: connections on the new generation", clients)
-	left.X.Label.Text = "seconds since SIGHUP"
+	left.Title.Text = fmt.Sprintf("%d clients on the new generation", clients)
+	left.X.Label.Text = "seconds since SIGHUP" + note
 	left.Y.Label.Text = "connections"
 	left.Legend.Top, left.Legend.Left = false, false
 	left.Legend.YOffs = vg.Points(40)
-	right.Title.Text = "reconnections whose connect took at most x"
+	right.Title.Text = "reconnections whose connect took ≤ x"
 	right.X.Label.Text = "connect time (TCP + handshake), log scale"
 	right.Y.Label.Text = "share of reconnections"
 	right.X.Scale = plot.LogScale{}
 	right.X.Tick.Marker = durTicks{}
 	right.Y.Min, right.Y.Max = 0, 1.02
+	right.Y.Tick.Marker = ticks{fractions: true}
 	right.Legend.Left, right.Legend.Top = true, true
 	xmax, cmin, cmax := 0.0, math.Inf(1), 0.0
 	for i, r := range runs {

@@ -168,7 +168,20 @@ func measureStreams(ctx context.Context, st *stage, tmp string, o options) (resu
 	defer run.Stop()
 	m.start = run.Started()
 	rec := startStreamRecorder(run, m, o)
-	err = drive(ctx, streamProgress(run, o.clients, oldGone), m, o, restart)
+	var before map[string]int64
+	err = drive(ctx, streamProgress(run, o.clients, oldGone), m, o, func() error {
+		if before == nil {
+			before = tcpCounters()
+		}
+		return restart()
+	})
+	var tcp map[string]int64
+	if after := tcpCounters(); before != nil && after != nil {
+		tcp = map[string]int64{}
+		for k, v := range after {
+			tcp[k] = v - before[k]
+		}
+	}
 	// The timeline and the chart end here, before the clients close
 	// their connections themselves.
 	samples := rec.stop()
@@ -183,7 +196,7 @@ func measureStreams(ctx context.Context, st *stage, tmp string, o options) (resu
 	reconnect, connect := run.Durations()
 	return result{title: fmt.Sprintf("%s, %s", title, clientsText(ws, sse)), streams: &rep, events: m.Events(),
 		samples: samples, restarts: o.restarts, clients: o.clients, exits: m.exitTimes(),
-		reconnect: reconnect, connect: connect}, nil
+		reconnect: reconnect, connect: connect, tcp: tcp}, nil
 }
 
 func clientsText(ws, sse int) string {
@@ -247,5 +260,9 @@ func streamSummary(res result) string {
 			w.gen, w.pid, w.lastClose.Seconds(), w.exit.Seconds(), rel)
 	}
 	fmt.Fprintf(&b, "old workers gone within 1s of their last connection: %d of %d\n", within, len(olds))
+	if res.tcp != nil {
+		fmt.Fprintf(&b, "kernel, from the first restart to the last one done (whole machine): SYNs sent again %d, accept queue overflows %d\n",
+			res.tcp["TCPSynRetrans"], res.tcp["ListenOverflows"])
+	}
 	return b.String()
 }
