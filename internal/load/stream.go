@@ -84,6 +84,9 @@ type ProtoReport struct {
 
 	// WebSocket messages.
 	Sent, Echoed, Resent, Lost, Duplicated, Garbled int
+	// Unconfirmed: not echoed when the run stopped while the client was
+	// between connections (a run that ended early); not a failure.
+	Unconfirmed int
 	// Reconnect: from the end of a connection to the next one open (SSE:
 	// the retry: wait included). Filled in once the run has ended.
 	Reconnect Latencies
@@ -453,6 +456,7 @@ func (r *StreamRun) wsClient(id int) {
 	p := &pending{empty: make(chan struct{})}
 	close(p.empty)
 	var lastEnd time.Time // end of the previous connection; zero before the first
+	waited := false       // the run ended while connected: the last echoes were waited for
 	for !r.stopping() {
 		first := lastEnd.IsZero()
 		if first && !r.acquire() {
@@ -486,18 +490,27 @@ func (r *StreamRun) wsClient(id int) {
 		lastEnd = time.Now()
 		r.closed(WS, gen, how)
 		if r.stopping() {
+			waited = how == nil
 			break
 		}
 		if !r.pause(r.jitter()) {
 			break
 		}
 	}
-	// What was never echoed is lost.
+	// What was never echoed on a connection that waited for it is lost.
+	// Without a connection at the end (the run stopped while the client
+	// was reconnecting) it was not sent again: unconfirmed, not lost.
 	p.mu.Lock()
 	n := len(p.msgs)
 	p.mu.Unlock()
 	if n > 0 {
-		r.count(WS, func(pr *ProtoReport) { pr.Lost += n })
+		r.count(WS, func(pr *ProtoReport) {
+			if waited {
+				pr.Lost += n
+			} else {
+				pr.Unconfirmed += n
+			}
+		})
 	}
 }
 
@@ -811,6 +824,9 @@ func (r StreamReport) String() string {
 			w.Clients, w.Connects, codes(w.Codes), w.OtherCodes(), w.AbnormalCount(), classes(w.Abnormal), w.DialErrors(), classes(w.Dial))
 		fmt.Fprintf(&b, "websocket messages: sent %d, echoed %d, resent %d; lost %d, duplicated %d, garbled %d\n",
 			w.Sent, w.Echoed, w.Resent, w.Lost, w.Duplicated, w.Garbled)
+		if w.Unconfirmed > 0 {
+			fmt.Fprintf(&b, "websocket messages unconfirmed (the run stopped while their clients reconnected): %d\n", w.Unconfirmed)
+		}
 		fmt.Fprintf(&b, "websocket reconnect: p50 %v, p99 %v, max %v\n", rnd(w.Reconnect.P50), rnd(w.Reconnect.P99), rnd(w.Reconnect.Max))
 	}
 	if r.SSE.Clients > 0 {

@@ -175,6 +175,17 @@ func checkArgs(o *options, args []string, ka string, set map[string]bool) (strin
 		if o.dir != "" {
 			return "", errors.New("-dir: storm runs the repository's 05")
 		}
+		// One restart each, a long wait for it (a storm's SYNs are sent
+		// again after 1, 3, 7, 15 s), no timeline unless asked.
+		if !set["restarts"] {
+			o.restarts = 1
+		}
+		if !set["timeout"] {
+			o.timeout = 2 * time.Minute
+		}
+		if !set["every"] {
+			o.every = 0
+		}
 		return what, nil
 	}
 	if _, ok := stageDirs[what]; !ok {

@@ -37,9 +37,11 @@ func streamConfig(o options, addr string, gen func(pid, gen int) int) load.Strea
 	ws, sse := split(o)
 	bound := time.Duration(o.restarts+1) * (o.timeout + o.hold)
 	// The run's own first connects are spread over 0.2 ms per client (2 s
-	// for 10,000), or they would be a storm of their own.
+	// for 10,000), or they would be a storm of their own. A connect may
+	// take as long as any step (-timeout): in a storm, a dropped SYN is
+	// sent again after 1, 3, 7, 15 s.
 	return load.StreamConfig{Addr: addr, WS: ws, SSE: sse, Interval: o.interval, MaxDuration: bound,
-		Timeout: 10 * time.Second, Jitter: o.jitter, Ramp: time.Duration(o.clients) * 200 * time.Microsecond, Generation: gen}
+		Timeout: o.timeout, Jitter: o.jitter, Ramp: time.Duration(o.clients) * 200 * time.Microsecond, Generation: gen}
 }
 
 // failureKinds are the ways a long-lived client can be hurt, in the order
