@@ -112,13 +112,10 @@ func stormTable(runs []stormRun) string {
 	return b.String()
 }
 
-// movedIn is how long the clients took to move to the new generation:
-// from the first connection the old one lost to the moment every client
-// was on the new one (the first restart of res).
-func movedIn(res result) time.Duration {
-	sig := signalAt(res)
-	var first time.Duration
-	old := 0
+// firstClose is when the old generation lost its first connection after
+// the (first) restart signal of res: where the storm begins.
+func firstClose(res result) time.Duration {
+	sig, old := signalAt(res), 0
 	for _, s := range res.samples {
 		if s.at < sig {
 			continue
@@ -128,10 +125,20 @@ func movedIn(res result) time.Duration {
 				old = max(old, g)
 			}
 		}
-		if first == 0 && s.open[old] < res.clients {
-			first = s.at
+		if s.open[old] < res.clients {
+			return s.at
 		}
-		if first > 0 && s.open[old+1] == res.clients {
+	}
+	return sig
+}
+
+// movedIn is how long the clients took to move to the new generation:
+// from the first connection the old one lost to the moment every client
+// was on the new one (the first restart of res).
+func movedIn(res result) time.Duration {
+	first, g := firstClose(res), newest(res.streams.ByGen)
+	for _, s := range res.samples {
+		if s.at >= first && s.open[g] == res.clients {
 			return s.at - first
 		}
 	}

@@ -129,8 +129,9 @@ func signalAt(res result) time.Duration {
 }
 
 // drawStorm draws the storm's variants into one chart: on the left the
-// connections on the new generation against the time since SIGHUP (a
-// vertical step is a storm, a ramp is spread out); on the right the share
+// connections on the new generation against the time since the old
+// generation closed its first one (a steep step is a storm, a ramp is
+// spread out); on the right the share
 // of reconnections whose connect (TCP and handshake) took at most x, on a
 // log scale (a step at 1 s is dropped SYNs sent again).
 func drawStorm(runs []stormRun, clients int, note, file string) error {
@@ -141,7 +142,7 @@ func drawStorm(runs []stormRun, clients int, note, file string) error {
 		p.Title.TextStyle.Font.Size = 17
 	}
 	left.Title.Text = fmt.Sprintf("%d clients on the new generation", clients)
-	left.X.Label.Text = "seconds since SIGHUP" + note
+	left.X.Label.Text = "seconds since the old generation's first close" + note
 	left.Y.Label.Text = "connections"
 	left.Legend.Top, left.Legend.Left = false, false
 	left.Legend.YOffs = vg.Points(40)
@@ -156,13 +157,13 @@ func drawStorm(runs []stormRun, clients int, note, file string) error {
 	xmax, cmin, cmax := 0.0, math.Inf(1), 0.0
 	for i, r := range runs {
 		c := genRGB[i%len(genRGB)]
-		g, sig := newest(r.res.streams.ByGen), signalAt(r.res)
+		g, t0 := newest(r.res.streams.ByGen), firstClose(r.res)
 		var xys plotter.XYs
 		for _, s := range r.res.samples {
-			if s.at < sig {
+			if s.at < t0 {
 				continue
 			}
-			xys = append(xys, plotter.XY{X: (s.at - sig).Seconds(), Y: float64(s.open[g])})
+			xys = append(xys, plotter.XY{X: (s.at - t0).Seconds(), Y: float64(s.open[g])})
 		}
 		if len(xys) == 0 {
 			continue
