@@ -33,7 +33,7 @@ func checkFiles(clients int) error {
 
 // backlogNote says what caps the listen backlog, on Linux: the accept queue
 // that a reconnect storm overflows.
-func backlogNote() string {
+func backlogNote(backlog int) string {
 	read := func(p string) string {
 		b, err := os.ReadFile(p)
 		if err != nil {
@@ -44,7 +44,11 @@ func backlogNote() string {
 	if _, err := os.Stat("/proc/sys/net/core/somaxconn"); err != nil {
 		return ""
 	}
-	return fmt.Sprintf("listen backlog: start_server's default is net.core.somaxconn = %s (tcp_max_syn_backlog %s, syncookies %s)",
+	set := "start_server's default,"
+	if backlog > 0 {
+		set = fmt.Sprintf("%d (-backlog); start_server's default is", backlog)
+	}
+	return fmt.Sprintf("listen backlog: %s net.core.somaxconn = %s (tcp_max_syn_backlog %s, syncookies %s)", set,
 		read("/proc/sys/net/core/somaxconn"), read("/proc/sys/net/ipv4/tcp_max_syn_backlog"), read("/proc/sys/net/ipv4/tcp_syncookies"))
 }
 

@@ -49,7 +49,7 @@ func storm(ctx context.Context, st *stage, tmp string, o options) error {
 		{fmt.Sprintf("server spread %v", spread), 0, spread},
 		{"both", jitter, spread},
 	}
-	if note := backlogNote(); note != "" {
+	if note := backlogNote(o.backlog); note != "" {
 		fmt.Fprintln(o.out, note)
 	}
 	var runs []stormRun
