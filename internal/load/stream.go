@@ -836,7 +836,7 @@ func (r StreamReport) String() string {
 		fmt.Fprintf(&b, "sse events: %d; id gaps %d, duplicates %d\n", s.Events, s.Gaps, s.DupIDs)
 		fmt.Fprintf(&b, "sse reconnect (retry: wait included): p50 %v, p99 %v, max %v\n", rnd(s.Reconnect.P50), rnd(s.Reconnect.P99), rnd(s.Reconnect.Max))
 	}
-	fmt.Fprintf(&b, "reconnections %d; their connect (TCP + handshake) p50 %v, p99 %v, max %v; slow %d (1s or more)\n",
+	fmt.Fprintf(&b, "reconnections %d; their connect (TCP + handshake) p50 %v, p99 %v, max %v; of them 1s or more: %d\n",
 		r.Reconnects, rnd(r.Connect.P50), rnd(r.Connect.P99), rnd(r.Connect.Max), r.SlowConnects)
 	for _, s := range r.Samples {
 		fmt.Fprintf(&b, "sample error: %s\n", s)
