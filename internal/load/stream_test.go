@@ -37,9 +37,9 @@ const (
 	faultReset    = "reset"       // goodbye is a TCP reset (SO_LINGER 0), no close frame, no end of body
 	faultCode     = "code 1000"   // WebSocket goodbye with 1000, not 1012
 	faultIDsFrom1 = "ids from 1"  // SSE ignores Last-Event-ID and numbers each stream from 1
-	faultIDGap    = "id gap"      // SSE skips id 3 of each stream
-	faultDrop     = "drop echo"   // WebSocket does not echo the third message of a connection
-	faultDup      = "double echo" // WebSocket echoes the third message of a connection twice
+	faultIDGap    = "id gap"      // SSE skips id 2 of each stream
+	faultDrop     = "drop echo"   // WebSocket does not echo the second message of a connection
+	faultDup      = "double echo" // WebSocket echoes the first message of a connection twice
 )
 
 func newStreamServer(t *testing.T, fault string) *streamServer {
@@ -118,9 +118,9 @@ func (s *streamServer) ws(w http.ResponseWriter, r *http.Request) {
 			mu.Lock()
 			// Echo only before the goodbye: a message read after it was
 			// sent is not echoed, and the client sends it again.
-			if !closing && (s.fault != faultDrop || n != 3) {
+			if !closing && (s.fault != faultDrop || n != 2) {
 				c.Write(context.Background(), typ, b)
-				if s.fault == faultDup && n == 3 {
+				if s.fault == faultDup && n == 1 {
 					c.Write(context.Background(), typ, b)
 				}
 			}
@@ -175,7 +175,7 @@ func (s *streamServer) events(w http.ResponseWriter, r *http.Request) {
 		case <-tick.C:
 		}
 		id++
-		if s.fault == faultIDGap && n == 3 {
+		if s.fault == faultIDGap && n == 2 {
 			id++
 		}
 		fmt.Fprintf(w, "id: %d\ndata: %d %d tick\n\n", id, gen, 1000+gen)
@@ -195,7 +195,7 @@ func runStreams(t *testing.T, s *streamServer, clients, restarts int) StreamRepo
 	waitAll := func(gen int) {
 		base := run.Snapshot()
 		ok := waitStreams(run, func(r StreamReport) bool {
-			return r.Open[gen] == 2*clients && r.WS.Echoed >= base.WS.Echoed+10*clients && r.SSE.Events >= base.SSE.Events+10*clients
+			return r.Open[gen] == 2*clients && r.WS.Echoed >= base.WS.Echoed+20*clients && r.SSE.Events >= base.SSE.Events+20*clients
 		})
 		require.True(t, ok, "every client on generation %d: %v", gen, run.Snapshot())
 	}
