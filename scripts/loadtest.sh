@@ -10,6 +10,9 @@
 #   scripts/loadtest.sh -chart run.png 04     # also draw the run (.png or .svg)
 #   scripts/loadtest.sh table                 # every stage, one Markdown table, fast
 #   scripts/loadtest.sh -keepalive on -chart docs/img table  # and one chart per row
+#   scripts/loadtest.sh -proto mixed -c 200 05  # long-lived: 100 WebSocket + 100 SSE clients
+#   scripts/loadtest.sh -proto mixed -c 10000 -interval 2s -jitter 10s -spread 10s -chart storm.png storm
+#                                             # the reconnect storm, four ways; about 3 minutes
 #
 # It builds the stage, starts it on a free port on 127.0.0.1, runs 50 clients,
 # restarts the stage the way it restarts (01: stop + start, 02: SIGHUP =

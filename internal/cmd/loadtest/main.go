@@ -8,6 +8,10 @@
 //	loadtest [flags] table             every stage, as a Markdown table (add -keepalive both for off and on)
 //	loadtest [flags] -addr HOST:PORT -pid PID
 //	                                   a server that is already running: load it, send SIGHUP to PID
+//	loadtest -proto ws|sse|mixed [flags] 05
+//	                                   long-lived connections instead of requests (streams.go)
+//	loadtest -proto mixed -c 10000 [flags] storm
+//	                                   the reconnect storm: one restart of 05, four ways (storm.go)
 //
 // A restart counts as done only when the new generation (for 01 and 02: the
 // new process or process image) has served -per-gen responses and the old
