@@ -166,6 +166,9 @@ type StreamRun struct {
 	dialer *net.Dialer
 	// startSem paces the first connects (StartConcurrency).
 	startSem chan struct{}
+	// stopCtx is done when the run stops (with stopC).
+	stopCtx    context.Context
+	cancelStop context.CancelFunc
 
 	sent, echoed, events atomic.Int64 // hot counters, outside the lock
 
@@ -214,6 +217,7 @@ func StartStreams(cfg StreamConfig) (*StreamRun, error) {
 	}
 	r.cfg = cfg
 	r.startSem = make(chan struct{}, cfg.StartConcurrency)
+	r.stopCtx, r.cancelStop = context.WithCancel(context.Background())
 	r.dialer = &net.Dialer{Timeout: cfg.Timeout}
 	// One transport for every WebSocket handshake; a hijacked connection
 	// never goes back to its pool, so each handshake dials anew.
@@ -260,7 +264,12 @@ func (r *StreamRun) Done() <-chan struct{} { return r.doneC }
 // Started is when the run started; times in the report count from it.
 func (r *StreamRun) Started() time.Time { return r.start }
 
-func (r *StreamRun) halt() { r.once.Do(func() { close(r.stopC) }) }
+func (r *StreamRun) halt() {
+	r.once.Do(func() {
+		close(r.stopC)
+		r.cancelStop()
+	})
+}
 
 func (r *StreamRun) stopping() bool {
 	select {
@@ -689,7 +698,7 @@ func (r *StreamRun) sseClient() {
 			gap = now.Sub(lastEnd)
 		}
 		gen := r.opened(SSE, pid, hgen, now.Sub(begin), gap)
-		stop := context.AfterFunc(stopCtx(r.stopC), func() { conn.Close() })
+		stop := context.AfterFunc(r.stopCtx, func() { conn.Close() })
 		var how func(*ProtoReport)
 		how, retry, lastID, highest = r.sseRead(resp.Body, retry, lastID, highest)
 		stop()
@@ -700,16 +709,6 @@ func (r *StreamRun) sseClient() {
 		}
 		r.closed(SSE, gen, how)
 	}
-}
-
-// stopCtx is a context that is done when stopC is closed.
-func stopCtx(stopC <-chan struct{}) context.Context {
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		<-stopC
-		cancel()
-	}()
-	return ctx
 }
 
 var errNotEventStream = errors.New("not a 200 text/event-stream response")
