@@ -192,6 +192,7 @@ func addArea(p *plot.Plot, xys plotter.XYs, c color.RGBA) (*plotter.Line, error)
 type ticks struct {
 	unit      string
 	fractions bool
+	most      int // at most this many ticks; 10 if zero
 }
 
 func (t ticks) Ticks(min, max float64) []plot.Tick {
@@ -199,10 +200,14 @@ func (t ticks) Ticks(min, max float64) []plot.Tick {
 	if span <= 0 {
 		return nil
 	}
+	most := 10
+	if t.most > 0 {
+		most = t.most
+	}
 	base := math.Pow(10, math.Floor(math.Log10(span))-1)
 	step := base * 100
 	for _, f := range []float64{1, 2, 2.5, 5, 10, 20, 25, 50, 100} {
-		if span/(base*f) <= 10 {
+		if span/(base*f) <= float64(most) {
 			step = base * f
 			break
 		}

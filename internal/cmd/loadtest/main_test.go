@@ -318,6 +318,7 @@ func TestTicks(t *testing.T) {
 		labels(ticks{unit: "s", fractions: true}.Ticks(0, 0.48)))
 	assert.Equal(t, []string{"0", "1"}, labels(ticks{}.Ticks(0, 1.45)))
 	assert.Equal(t, []string{"0", "1000", "2000", "3000", "4000", "5000", "6000", "7000"}, labels(ticks{}.Ticks(0, 7000)))
+	assert.Equal(t, []string{"0s", "5s", "10s", "15s", "20s"}, labels(ticks{unit: "s", fractions: true, most: 6}.Ticks(0, 21)))
 }
 
 func TestCheckArgsProto(t *testing.T) {

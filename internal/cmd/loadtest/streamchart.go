@@ -146,6 +146,7 @@ func drawStorm(runs []stormRun, clients int, note, file string) error {
 	left.Y.Label.Text = "connections"
 	left.Legend.Top, left.Legend.Left = false, false
 	left.Legend.YOffs = vg.Points(40)
+	left.X.Tick.Marker = ticks{unit: "s", fractions: true, most: 6} // half a chart's width
 	right.Title.Text = "reconnections whose connect took ≤ x"
 	right.X.Label.Text = "connect time (TCP + handshake), log scale"
 	right.Y.Label.Text = "share of reconnections"
