@@ -204,9 +204,9 @@ func proseOf(path, text string) ([]proseLine, []StyleFinding) {
 			line += codeSpan
 			found = append(found, StyleFinding{path, n, "a code span broken across lines", "the whole code span on one line (a reader copies it)"})
 		}
-		line = autolinkRE.ReplaceAllString(line, " ")
+		line = autolinkRE.ReplaceAllString(line, codeSpan)
 		line = stripLinkTargets(line)
-		line = urlRE.ReplaceAllString(line, " ")
+		line = urlRE.ReplaceAllString(line, codeSpan)
 		line = htmlTagRE.ReplaceAllString(line, " ")
 		line = listMarkRE.ReplaceAllString(line, "$1")
 		out = append(out, proseLine{n, raw, line, false})
