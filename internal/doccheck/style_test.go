@@ -53,7 +53,11 @@ func TestGlossaryStyleRules(t *testing.T) {
 	root := repoRoot(t)
 	glossary := readDoc(t, root, "docs/glossary.md")
 	rules := glossaryRules(t)
-	rest := glossary[:strings.Index(glossary, "表記の決まり")]
+	section := regexp.MustCompile(`(?m)^## .*` + styleSection).FindStringIndex(glossary)
+	if section == nil {
+		t.Fatalf("docs/glossary.md: no section %q", styleSection)
+	}
+	rest := glossary[:section[0]]
 	words, marks := 0, 0
 	for _, r := range rules {
 		if r.Mark {
