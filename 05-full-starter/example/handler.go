@@ -11,8 +11,11 @@ import (
 const maxSlow = 60000
 
 // newHandler serves GET / (who am I) and GET /slow?ms=N (a request that stays
-// in flight for N ms). Every response carries X-Pid, X-Generation and
-// X-Version, so that a client can tell which worker of which deploy answered.
+// in flight for N ms), and the long-lived connections: GET /ws (a WebSocket
+// echo, ws.go), GET /events (Server-Sent Events, events.go) and GET /live (a
+// page that shows both across restarts, live.go). Every response carries
+// X-Pid, X-Generation and X-Version, so that a client can tell which worker
+// of which deploy answered.
 func newHandler(pid int, gen, version string) http.Handler {
 	pidS := strconv.Itoa(pid)
 	mux := http.NewServeMux()
@@ -38,6 +41,9 @@ func newHandler(pid int, gen, version string) http.Handler {
 		}
 		fmt.Fprintf(w, " done after %d ms, pid %s, generation %s\n", ms, pidS, gen)
 	})
+	mux.Handle("GET /ws", serveWS(fmt.Sprintf("hello %s %s %s", gen, pidS, version)))
+	mux.Handle("GET /events", serveEvents(pidS, gen, version))
+	mux.HandleFunc("GET /live", serveLive)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Pid", pidS)

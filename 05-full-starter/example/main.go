@@ -7,15 +7,23 @@
 //	/tmp/worker -addr 127.0.0.1:8080                     # on its own
 //	curl -i http://127.0.0.1:8080/                       # X-Pid, X-Generation, X-Version
 //	curl -N 'http://127.0.0.1:8080/slow?ms=3000'         # a request that stays in flight
+//	curl -N 'http://127.0.0.1:8080/events?ms=500'        # Server-Sent Events
+//	open http://127.0.0.1:8080/live                      # a WebSocket and an EventSource, live
 //
 // Build with -ldflags "-X main.version=v2" to tell deploys apart.
 //
 // SIGTERM (what start_server sends to an old worker) and SIGINT start the
 // drain of package listener; a second one cuts the drain short. The exit
 // status is 0 after a complete drain, 1 if connections had to be cut.
+//
+// The drain closes the long-lived connections (/ws with status 1012, /events
+// with a "retry:" line) all at once, or one by one over -close-spread (or
+// $CLOSE_SPREAD): every client reconnects, and spreading the closes spreads
+// the reconnections over the new worker.
 package main
 
 import (
+	"cmp"
 	"flag"
 	"fmt"
 	"log"
@@ -37,7 +45,18 @@ func run() int {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on when no starter passed sockets (port 0: any free port)")
 	drain := flag.Duration("drain", listener.DefaultDrainTimeout,
 		"longest time to drain connections after SIGTERM (keep it shorter than start_server's --kill-timeout)")
+	spreadDefault, err := time.ParseDuration(cmp.Or(os.Getenv("CLOSE_SPREAD"), "0s"))
+	if err != nil || spreadDefault < 0 {
+		fmt.Fprintf(os.Stderr, "example: CLOSE_SPREAD must be a duration >= 0 (e.g. 2s), got %q\n", os.Getenv("CLOSE_SPREAD"))
+		return 2
+	}
+	spread := flag.Duration("close-spread", spreadDefault,
+		"spread the closes of long-lived connections (/ws, /events) over this window from the start of the drain, oldest first (0: all at once; at most half of -drain; default from $CLOSE_SPREAD)")
 	flag.Parse()
+	if *spread < 0 {
+		fmt.Fprintf(os.Stderr, "example: -close-spread must be >= 0, got %v\n", *spread)
+		return 2
+	}
 	if *drain <= 0 {
 		fmt.Fprintf(os.Stderr, "example: -drain must be positive, got %v\n", *drain)
 		return 2
@@ -70,6 +89,7 @@ func run() int {
 	srv := &http.Server{Handler: newHandler(pid, gen, version), ReadHeaderTimeout: 10 * time.Second}
 	err = listener.Serve(srv, lns,
 		listener.WithDrainTimeout(*drain),
+		listener.WithCloseSpread(*spread),
 		listener.WithLogger(log.Printf),
 		listener.OnServing(func() {
 			// Signals are handled by now, so telling the starter we are

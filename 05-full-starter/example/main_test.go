@@ -22,13 +22,21 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// The worker, built twice: as version v1 and as version v2 (a deploy).
-var binV1, binV2 string
+// The worker, built twice: as version v1 and as version v2 (a deploy); and
+// our start_server (stage 05), for the tests of long-lived connections.
+var binV1, binV2, starterBin string
 
 func TestMain(m *testing.M) {
 	var clean1, clean2 func()
 	binV1, clean1 = proc.BuildMain(".", "-ldflags=-X main.version=v1")
 	binV2, clean2 = proc.BuildMain(".", "-ldflags=-X main.version=v2")
+	var err error
+	if starterBin, err = proc.Build("..", filepath.Dir(binV1)); err != nil {
+		clean1()
+		clean2()
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
 	code := m.Run()
 	clean1()
 	clean2()
@@ -109,8 +117,15 @@ func TestDrainDeadline(t *testing.T) {
 }
 
 func TestBadUsage(t *testing.T) {
-	for _, args := range [][]string{{"-drain", "0s"}, {"-drain", "-1s"}, {"extra"}} {
-		p := proc.StartT(t, binV1, args...)
+	for _, args := range [][]string{{"-drain", "0s"}, {"-drain", "-1s"}, {"extra"}, {"-close-spread", "-1s"}, {"CLOSE_SPREAD=x"}} {
+		cmd := exec.Command(binV1, args...)
+		if strings.Contains(args[0], "=") {
+			cmd = exec.Command(binV1)
+			cmd.Env = append(os.Environ(), args[0])
+		}
+		p, err := proc.StartCmd(cmd)
+		require.NoError(t, err)
+		proc.Track(t, p)
 		assert.Equal(t, 2, p.WaitT(t), "%v", args)
 		lines := p.Lines()
 		require.Len(t, lines, 1, "one line naming the problem: %q", lines)

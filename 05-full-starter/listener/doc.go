@@ -14,4 +14,18 @@
 //		listener.OnServing(func() { _ = listener.Ready() }))
 //
 // Serve returns after SIGTERM or SIGINT and a complete drain; main then exits.
+//
+// Long-lived connections — WebSockets, event streams (Server-Sent Events),
+// long polls — are a case of their own: http.Server.Shutdown neither tells
+// their handlers that the server is stopping nor waits for a hijacked
+// connection. A handler that keeps its connection open registers it:
+//
+//	stop, done := listener.LongLived(r) // before websocket.Accept
+//	defer done()
+//	...
+//	<-stop // the drain has begun: end cleanly, e.g. close with 1012
+//
+// and the drain tells it to end (all at once, or spread over a window with
+// WithCloseSpread), then waits for done, up to the drain deadline. See the
+// examples of LongLived.
 package listener

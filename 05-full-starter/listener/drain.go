@@ -9,22 +9,25 @@ import (
 )
 
 // drainState is what Serve adds to an http.Server: a count of its
-// connections (through ConnState) and a flag that, once set, makes every
-// response that starts from then on carry "Connection: close".
+// connections (through ConnState), a flag that, once set, makes every
+// response that starts from then on carry "Connection: close", and the
+// long-lived connections registered by LongLived (longlived.go).
 type drainState struct {
 	draining atomic.Bool
 
 	mu       sync.Mutex
-	conns    int           // connections from StateNew until StateClosed or StateHijacked
-	changedC chan struct{} // closed and replaced whenever conns goes down
+	conns    map[net.Conn]http.ConnState // from StateNew until StateClosed or StateHijacked
+	changedC chan struct{}               // closed and replaced whenever a connection closes, goes idle or is done
+	holds                                // guarded by mu
 }
 
 func newDrainState() *drainState {
-	return &drainState{changedC: make(chan struct{})}
+	return &drainState{conns: map[net.Conn]http.ConnState{}, changedC: make(chan struct{}), holds: newHolds()}
 }
 
-// install wraps srv's handler and ConnState hook. The caller's hook, if any,
-// still runs, after the count is updated.
+// install wraps srv's handler, ConnState hook and ConnContext. The caller's
+// hook and ConnContext, if any, still run, the hook after the count is
+// updated.
 func (d *drainState) install(srv *http.Server) {
 	next := srv.Handler
 	if next == nil {
@@ -37,50 +40,91 @@ func (d *drainState) install(srv *http.Server) {
 			// connection we are about to close (the keep-alive race).
 			w.Header().Set("Connection", "close")
 		}
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), drainKey{}, d)))
 	})
 	prev := srv.ConnState
 	srv.ConnState = func(c net.Conn, s http.ConnState) {
-		d.connState(s)
+		d.connState(c, s)
 		if prev != nil {
 			prev(c, s)
 		}
 	}
-}
-
-func (d *drainState) connState(s http.ConnState) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	switch s {
-	case http.StateNew:
-		d.conns++
-	case http.StateClosed, http.StateHijacked:
-		d.conns--
-		close(d.changedC)
-		d.changedC = make(chan struct{})
+	prevCtx := srv.ConnContext
+	srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		if prevCtx != nil {
+			ctx = prevCtx(ctx, c)
+		}
+		return context.WithValue(ctx, connKey{}, c)
 	}
 }
 
-// open is the number of connections the server still has.
-func (d *drainState) open() int {
+func (d *drainState) connState(c net.Conn, s http.ConnState) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.conns
+	switch s {
+	case http.StateNew, http.StateActive:
+		d.conns[c] = s
+	case http.StateIdle:
+		d.conns[c] = s
+		if _, ok := d.closeIdle[c]; ok {
+			// A stream that LongLived registered ended during the
+			// drain, and its response is complete: close now, so that
+			// the client reconnects to the next worker (and we can exit)
+			// instead of keeping the connection alive.
+			delete(d.closeIdle, c)
+			c.Close()
+		}
+		d.changedLocked()
+	case http.StateClosed, http.StateHijacked:
+		delete(d.conns, c)
+		delete(d.closeIdle, c)
+		d.changedLocked()
+	}
 }
 
-// waitNoConns blocks until the server has no connection left or ctx ends.
-func (d *drainState) waitNoConns(ctx context.Context) {
+// changedLocked wakes every waiter. d.mu must be held.
+func (d *drainState) changedLocked() {
+	close(d.changedC)
+	d.changedC = make(chan struct{})
+}
+
+// waitFor blocks until cond (called with d.mu held) is true or ctx ends,
+// and reports whether cond became true.
+func (d *drainState) waitFor(ctx context.Context, cond func() bool) bool {
 	for {
 		d.mu.Lock()
-		n, changedC := d.conns, d.changedC
+		ok, changedC := cond(), d.changedC
 		d.mu.Unlock()
-		if n == 0 {
-			return
+		if ok {
+			return true
 		}
 		select {
 		case <-changedC:
 		case <-ctx.Done():
-			return
+			return false
 		}
 	}
+}
+
+// waitNoConns blocks until the server has no connection left or ctx ends.
+func (d *drainState) waitNoConns(ctx context.Context) {
+	d.waitFor(ctx, func() bool { return len(d.conns) == 0 })
+}
+
+// waitQuiet blocks until no connection is answering a request and every
+// long-lived connection is done, or ctx ends, and reports which. Idle and
+// new connections do not count: Shutdown closes the idle ones at once and
+// treats new ones as http.Server does.
+func (d *drainState) waitQuiet(ctx context.Context) bool {
+	return d.waitFor(ctx, func() bool {
+		if len(d.live) > 0 {
+			return false
+		}
+		for _, s := range d.conns {
+			if s == http.StateActive {
+				return false
+			}
+		}
+		return true
+	})
 }

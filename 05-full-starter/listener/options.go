@@ -28,6 +28,7 @@ type serveConfig struct {
 	ctx        context.Context
 	drain      time.Duration
 	grace      time.Duration // <0: not set, derive from drain
+	spread     time.Duration
 	logf       func(format string, args ...any)
 	onServing  func()
 	onDraining func()
@@ -48,6 +49,7 @@ func newServeConfig(opts []Option) serveConfig {
 		c.grace = min(DefaultGrace, c.drain/2)
 	}
 	c.grace = min(c.grace, c.drain)
+	c.spread = min(c.spread, c.drain/2)
 	return c
 }
 
@@ -82,6 +84,22 @@ func WithGrace(d time.Duration) Option {
 	return func(c *serveConfig) {
 		if d >= 0 {
 			c.grace = d
+		}
+	}
+}
+
+// WithCloseSpread spreads the stop notices of long-lived connections (see
+// LongLived) evenly over window from the start of the drain, the oldest
+// connection first and at once, instead of all at once. Every client of a
+// closed connection reconnects, to the next worker: spreading the closes
+// turns one burst of n reconnections (handshakes, authentications, state
+// reloads) into n over the window. Zero (the default) stops all at once.
+// The window is capped at half the drain timeout, so that the last
+// connections still have time to close before the deadline.
+func WithCloseSpread(window time.Duration) Option {
+	return func(c *serveConfig) {
+		if window >= 0 {
+			c.spread = window
 		}
 	}
 }

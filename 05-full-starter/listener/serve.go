@@ -35,11 +35,18 @@ var ErrDrainTimeout = errors.New("drain deadline passed")
 //  3. Mark draining: every response that starts now says "Connection: close".
 //     Only after step 1, so that a client reconnecting after such a response
 //     cannot land on our (closed) listener.
+//     Tell the long-lived connections (LongLived) to end: all at once, or
+//     spread over a window (WithCloseSpread).
 //  4. Wait until srv has no connection left, or the grace period (WithGrace)
 //     has passed: busy keep-alive clients each get one "Connection: close"
 //     response and hang up themselves, instead of racing a close by us.
-//  5. Shutdown with the drain deadline: closes the idle remainder, waits for
-//     requests still running. At the deadline, Close cuts them off.
+//  5. Wait until no request is running and every long-lived connection is
+//     done. Shutdown does not wait for hijacked connections (WebSockets):
+//     without this step the process would exit under them.
+//  6. Shutdown: closes the idle remainder.
+//
+// At the drain deadline, whatever is still open is closed: Close cuts the
+// running requests, and the long-lived connections are closed too.
 //
 // Serve returns nil after a complete drain; an error wrapping
 // ErrDrainTimeout if connections had to be cut (at the deadline, or because
@@ -117,19 +124,38 @@ func Serve(srv *http.Server, lns []net.Listener, opts ...Option) error {
 			failed = fmt.Errorf("listener: serve: %w", err)
 		}
 	}
-	// 3. From now on, every response closes its connection.
+	// 3. From now on, every response closes its connection, and the
+	// long-lived ones are told to end.
 	d.draining.Store(true)
+	d.stopAll(cfg.spread)
 	// 4. Let clients hang up themselves.
 	graceCtx, cancelGrace := context.WithTimeout(drainCtx, cfg.grace)
 	d.waitNoConns(graceCtx)
 	cancelGrace()
-	// 5. Close the idle rest, wait for the active rest until the deadline.
-	if err := srv.Shutdown(drainCtx); err != nil {
-		n := d.open()
-		srv.Close()
-		cfg.logf("drain cut short after %v, %d connections closed", time.Since(start).Round(time.Millisecond), n)
-		return errors.Join(failed, fmt.Errorf("listener: %w with %d connections open: %w", ErrDrainTimeout, n, err))
+	// 5. Wait for running requests and long-lived connections, then 6.
+	// close the idle rest. Not Shutdown at the deadline: it does not track
+	// hijacked connections, so it could report success with some open.
+	var err error
+	if d.waitQuiet(drainCtx) {
+		err = srv.Shutdown(drainCtx)
+	} else {
+		err = drainCtx.Err()
 	}
-	cfg.logf("drained in %v", time.Since(start).Round(time.Millisecond))
+	if err != nil {
+		n, left, _ := d.counts()
+		d.closeHolds()
+		srv.Close()
+		msg := fmt.Sprintf("drain cut short after %v, %d connections closed", time.Since(start).Round(time.Millisecond), n)
+		if left > 0 {
+			msg += fmt.Sprintf(", %d of them long-lived: told to end, not closed in time", left)
+		}
+		cfg.logf("%s", msg)
+		return errors.Join(failed, fmt.Errorf("listener: %w with %d connections open (%d long-lived): %w", ErrDrainTimeout, n, left, err))
+	}
+	if _, _, stopped := d.counts(); stopped > 0 {
+		cfg.logf("drained in %v, %d long-lived connections ended", time.Since(start).Round(time.Millisecond), stopped)
+	} else {
+		cfg.logf("drained in %v", time.Since(start).Round(time.Millisecond))
+	}
 	return failed
 }

@@ -36,7 +36,7 @@
 //
 //   - PIDs (pid=N, pid N, [pid N], (pid:N), worker N, workers:N, X-Pid: N,
 //     LISTEN_PID=N, /proc/N/, kill N, ps's PID and PPID columns, a status
-//     file's GEN:PID), ports (127.0.0.1:N, [::1]:N, port N), inodes
+//     file's GEN:PID, an event stream's "data: GEN PID"), ports (127.0.0.1:N, [::1]:N, port N), inodes
 //     (socket:[N], pipe:[N], ino:N), temporary names (go-buildN,
 //     start_server-N). These are bound: the first time a doc's 26902 meets
 //     this run's 31377, every later 26902 in the file — in output and in

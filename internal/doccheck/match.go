@@ -66,6 +66,7 @@ var rules = []rule{
 	{regexp.MustCompile(`^(?:\d+:(\d+) ?)+$`), classPID}, // status file GEN:PID
 	{regexp.MustCompile(`^\d+:(\d+) \d+:(\d+)$`), classPID},
 	{regexp.MustCompile(`^bash: (?:line \d+: )? *(\d+) `), classPID},
+	{regexp.MustCompile(`^data: \d+ (\d+)\b`), classPID}, // the example's event stream: data: GEN PID VERSION
 	// ports
 	{regexp.MustCompile(`(?:127\.0\.0\.1|\[::1\]|0\.0\.0\.0|localhost|\[::\]|\*):(\d+)`), classPort},
 	{regexp.MustCompile(`127\.0\.0\.1_(\d+)`), classPort},

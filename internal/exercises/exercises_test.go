@@ -17,16 +17,31 @@ import (
 // stages with an exercise template, relative to the module root.
 var stages = []string{"01-signals", "02-fd-inheritance", "03-fork-exec", "04-graceful-shutdown"}
 
+// exercise is one template and its answer, relative to the module root, and
+// the directory of its test.
+type exercise struct{ name, template, answer, dir string }
+
+// exercises: each stage's exercise/main.go and main.go, and stage 05's,
+// whose template is one file of the example worker (exercise/ws.go, built
+// in its place with go build -overlay by the exercise's test).
+func exercises() []exercise {
+	var ex []exercise
+	for _, s := range stages {
+		ex = append(ex, exercise{s, s + "/exercise/main.go", s + "/main.go", s + "/exercise"})
+	}
+	return append(ex, exercise{"05-full-starter", "05-full-starter/exercise/ws.go", "05-full-starter/example/ws.go", "05-full-starter/exercise"})
+}
+
 const root = "../.."
 
 // TestTemplatesAreTheAnswerWithTODOs: every line the template has and the
 // answer has not (by a line diff) is a comment or a TODO(exercise) line. A
 // change to a stage's main.go that the template does not follow fails here.
 func TestTemplatesAreTheAnswerWithTODOs(t *testing.T) {
-	for _, stage := range stages {
-		t.Run(stage, func(t *testing.T) {
-			tmpl := readLines(t, filepath.Join(root, stage, "exercise", "main.go"))
-			ans := readLines(t, filepath.Join(root, stage, "main.go"))
+	for _, ex := range exercises() {
+		t.Run(ex.name, func(t *testing.T) {
+			tmpl := readLines(t, filepath.Join(root, ex.template))
+			ans := readLines(t, filepath.Join(root, ex.answer))
 			todos := 0
 			for _, line := range tmpl {
 				if strings.Contains(line, "TODO(exercise)") {
@@ -35,11 +50,16 @@ func TestTemplatesAreTheAnswerWithTODOs(t *testing.T) {
 			}
 			assert.Positive(t, todos, "the template has no TODO(exercise)")
 			only := onlyInFirst(tmpl, ans)
-			for _, n := range only {
+			header := true // the file's leading template-only lines; a blank one may follow a //go:build line
+			for i, n := range only {
+				header = header && n == i
 				line := tmpl[n]
+				if header && line == "" {
+					continue
+				}
 				if !strings.HasPrefix(strings.TrimSpace(line), "//") && !strings.Contains(line, "TODO(exercise)") {
-					t.Errorf("%s/exercise/main.go:%d is not in the answer (%s/main.go) and is neither "+
-						"a comment nor a TODO(exercise) line: %q", stage, n+1, stage, line)
+					t.Errorf("%s:%d is not in the answer (%s) and is neither "+
+						"a comment nor a TODO(exercise) line: %q", ex.template, n+1, ex.answer, line)
 				}
 			}
 			// Each run of template-only lines is the file's header or a
@@ -55,8 +75,8 @@ func TestTemplatesAreTheAnswerWithTODOs(t *testing.T) {
 					lint = lint && isLintDirective(tmpl[n])
 				}
 				if !todo && !lint {
-					t.Errorf("%s/exercise/main.go:%d-%d: comment not in the answer and not part of a TODO(exercise): "+
-						"copy it from %s/main.go", stage, run[0]+1, run[len(run)-1]+1, stage)
+					t.Errorf("%s:%d-%d: comment not in the answer and not part of a TODO(exercise): "+
+						"copy it from %s", ex.template, run[0]+1, run[len(run)-1]+1, ex.answer)
 				}
 			}
 			assert.NotEqual(t, ans, tmpl, "the template is the answer")
@@ -147,11 +167,11 @@ func readLines(t *testing.T, path string) []string {
 // pass.
 func TestTemplatesFailAnswersPass(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs go test on eight builds; skipped with -short")
+		t.Skip("runs go test on ten builds; skipped with -short")
 	}
 	var pkgs []string
-	for _, s := range stages {
-		pkgs = append(pkgs, "./"+s+"/exercise/")
+	for _, ex := range exercises() {
+		pkgs = append(pkgs, "./"+ex.dir+"/")
 	}
 	for _, mode := range []string{"template", "answer"} {
 		t.Run(mode, func(t *testing.T) {
@@ -164,8 +184,8 @@ func TestTemplatesFailAnswersPass(t *testing.T) {
 			cmd.Dir = root
 			out, _ := cmd.Output() // the template run exits 1 by design; the events say why
 			pkgAction, failedTests, output := parseEvents(t, out)
-			for _, s := range stages {
-				pkg := "hotdeploy/" + s + "/exercise"
+			for _, ex := range exercises() {
+				pkg := "hotdeploy/" + ex.dir
 				if mode == "answer" {
 					assert.Equal(t, "pass", pkgAction[pkg], "%s with -answer:\n%s", pkg, output[pkg])
 				} else {
