@@ -109,4 +109,13 @@
 // X.ja.md shows exactly the console blocks of X.md, with the same
 // directives, in the same order (only the prose is translated), and each
 // of the two links the other on the line under its title.
+//
+// TestJapaneseStyle checks the prose of every *.ja.md against the rules
+// docs/glossary.md keeps in its section 表記の決まり: a term has one
+// spelling (終了ステータス, not 終了コード), a mark one form (（）, not ( )),
+// and the test names the file, the line, the variant and the glossary's
+// term. Code spans, fenced blocks, URLs and link targets are not prose.
+// It also fails on what renders as a stray space (a line break between
+// two Japanese characters, a space after 。) and on a code span broken
+// across lines. See style.go.
 package doccheck

@@ -29,7 +29,7 @@ func TestStageDiffsAreFresh(t *testing.T) {
 	if err != nil || len(diffs) != 3 {
 		t.Fatalf("want CHANGES.diff in stages 02, 03 and 04, found %v (%v)", diffs, err)
 	}
-	sizeRE := regexp.MustCompile(`\[CHANGES\.diff\]\(CHANGES\.diff\) \((\d+) (?:lines|行)`)
+	sizeRE := regexp.MustCompile(`\[CHANGES\.diff\]\(CHANGES\.diff\) ?[(（](\d+) (?:lines|行)`)
 	for _, d := range diffs {
 		data, err := os.ReadFile(d)
 		if err != nil {
@@ -48,7 +48,7 @@ func TestStageDiffsAreFresh(t *testing.T) {
 			rel, _ := filepath.Rel(root, r)
 			m := sizeRE.FindSubmatch(text)
 			if m == nil {
-				t.Errorf("%s: its \"What changed\" does not link [CHANGES.diff](CHANGES.diff) (N lines (or, in Japanese, (N 行)", rel)
+				t.Errorf("%s: its \"What changed\" does not link [CHANGES.diff](CHANGES.diff) (N lines) (or, in Japanese, （N 行）)", rel)
 				continue
 			}
 			if n, _ := strconv.Atoi(string(m[1])); n != lines {

@@ -12,6 +12,7 @@ import (
 // and at home (docs/facilitator.md is the order). Each has a Japanese twin.
 var studyGroupPath = []string{
 	"README.md",
+	"docs/participants.md",
 	"docs/facilitator.md",
 	"docs/walkthrough.md",
 	"docs/worksheet.md",
@@ -27,6 +28,7 @@ var studyGroupPath = []string{
 	"04-graceful-shutdown/answers/ANSWERS.md",
 	"05-full-starter/README.md",
 	"05-full-starter/EXERCISES-answers.md",
+	"docs/beyond-one-machine.md",
 }
 
 // twinOf is the Japanese twin's path of an English doc: X.md → X.ja.md.
