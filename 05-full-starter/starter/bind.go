@@ -1,6 +1,7 @@
 package starter
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -30,12 +31,9 @@ func defaultBacklog() int {
 // first IPv4 address (Perl uses gethostbyname). The returned file is
 // close-on-exec and owned by the caller.
 func bindInet(spec socketSpec, backlog int) (*boundSocket, error) {
-	fail := func(err error) (*boundSocket, error) {
-		return nil, err
-	}
 	ip, err := resolveHost(spec.host)
 	if err != nil {
-		return fail(err)
+		return nil, err
 	}
 	domain := unix.AF_INET
 	var sa unix.Sockaddr
@@ -55,7 +53,7 @@ func bindInet(spec socketSpec, backlog int) (*boundSocket, error) {
 	}
 	fd, err := socketCloexec(domain, typ, 0)
 	if err != nil {
-		return fail(fmt.Errorf("socket: %w", err))
+		return nil, fmt.Errorf("socket: %w", err)
 	}
 	ok := false
 	defer func() {
@@ -64,19 +62,19 @@ func bindInet(spec socketSpec, backlog int) (*boundSocket, error) {
 		}
 	}()
 	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
-		return fail(fmt.Errorf("setsockopt SO_REUSEADDR: %w", err))
+		return nil, fmt.Errorf("setsockopt SO_REUSEADDR: %w", err)
 	}
 	if domain == unix.AF_INET6 {
 		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 1); err != nil {
-			return fail(fmt.Errorf("setsockopt IPV6_V6ONLY: %w", err))
+			return nil, fmt.Errorf("setsockopt IPV6_V6ONLY: %w", err)
 		}
 	}
 	if err := unix.Bind(fd, sa); err != nil {
-		return fail(fmt.Errorf("bind: %w", err))
+		return nil, fmt.Errorf("bind: %w", err)
 	}
 	if typ == unix.SOCK_STREAM {
 		if err := unix.Listen(fd, backlog); err != nil {
-			return fail(fmt.Errorf("listen: %w", err))
+			return nil, fmt.Errorf("listen: %w", err)
 		}
 	}
 	addr := sockAddrString(fd)
@@ -157,32 +155,27 @@ const defaultPathMode os.FileMode = 0o600
 // goroutines create files (Run binds before it starts anything else).
 func bindUnix(spec socketSpec, backlog int, mode os.FileMode, warnf func(string, ...any)) (*boundSocket, error) {
 	path := spec.path
-	fail := func(err error) (*boundSocket, error) {
-		return nil, err
-	}
-	if mode == 0 {
-		mode = defaultPathMode
-	}
+	mode = cmp.Or(mode, defaultPathMode)
 	stale, err := checkPath(path)
 	if err != nil {
-		return fail(err)
+		return nil, err
 	}
 	if stale {
 		warnf("removing existing socket file:%s", path)
 		if err := os.Remove(path); err != nil {
-			return fail(fmt.Errorf("remove stale socket: %w", err))
+			return nil, fmt.Errorf("remove stale socket: %w", err)
 		}
 	}
 	fd, err := socketCloexec(unix.AF_UNIX, unix.SOCK_STREAM, 0)
 	if err != nil {
-		return fail(fmt.Errorf("socket: %w", err))
+		return nil, fmt.Errorf("socket: %w", err)
 	}
 	old := unix.Umask(0o077)
 	err = unix.Bind(fd, &unix.SockaddrUnix{Name: path})
 	unix.Umask(old)
 	if err != nil {
 		unix.Close(fd)
-		return fail(fmt.Errorf("bind: %w", err))
+		return nil, fmt.Errorf("bind: %w", err)
 	}
 	info, err := os.Lstat(path)
 	if err == nil {
@@ -194,7 +187,7 @@ func bindUnix(spec socketSpec, backlog int, mode os.FileMode, warnf func(string,
 	if err != nil {
 		unix.Close(fd)
 		os.Remove(path)
-		return fail(err)
+		return nil, err
 	}
 	return &boundSocket{spec: spec, file: os.NewFile(uintptr(fd), "unix:"+path), addr: path, unixInfo: info}, nil
 }

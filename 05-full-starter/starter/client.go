@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -116,25 +117,16 @@ func Restart(pidFile, statusFile string, timeout time.Duration) error {
 		if g, reason, ok := readFailedFile(statusFile); ok && g > newest {
 			return fmt.Errorf("new worker (generation %d) failed to start: %s; the old generation keeps serving and start_server retries with backoff", g, reason)
 		}
-		if now, err := readStatusFile(statusFile); err == nil && len(now) > 0 && allNewer(now, newest) {
-			return nil
+		now, err := readStatusFile(statusFile)
+		if err == nil && len(now) > 0 && !slices.ContainsFunc(now, func(e statusEntry) bool { return e.gen <= newest }) {
+			return nil // the new worker runs, every older one has exited
 		}
 		if !locked(f) {
 			return fmt.Errorf("start_server (pid %d) exited during the restart", pid)
 		}
 		if timeout > 0 && time.Now().After(deadline) {
-			now, _ := readStatusFile(statusFile)
 			return fmt.Errorf("restart not done after %v: status file still lists %v (waiting for only generations > %d)", timeout, now, newest)
 		}
 		time.Sleep(clientPoll)
 	}
-}
-
-func allNewer(es []statusEntry, gen int) bool {
-	for _, e := range es {
-		if e.gen <= gen {
-			return false
-		}
-	}
-	return true
 }

@@ -1,10 +1,19 @@
 package starter
 
 import (
+	"cmp"
 	"io"
 	"os"
 	"syscall"
 	"time"
+)
+
+// Defaults of the Config fields whose zero value means "the default".
+const (
+	DefaultInterval            = time.Second
+	DefaultKillTimeout         = 30 * time.Second
+	DefaultProbation           = time.Second
+	DefaultAutoRestartInterval = 360 * time.Second
 )
 
 // Config is what start_server's command line says. The zero value of a field
@@ -86,4 +95,18 @@ type Config struct {
 	// from when --log-file is given. The line also goes upstream as
 	// STATUS= when the starter has a NOTIFY_SOCKET.
 	LogLost io.Writer
+}
+
+// withDefaults is cfg with the defaults in place of the zero values that
+// stand for them, as the supervisor uses it.
+func withDefaults(cfg Config) Config {
+	cfg.Interval = cmp.Or(cfg.Interval, DefaultInterval)
+	cfg.KillTimeout = cmp.Or(cfg.KillTimeout, DefaultKillTimeout)
+	cfg.Probation = cmp.Or(cfg.Probation, DefaultProbation)
+	cfg.AutoRestartInterval = cmp.Or(cfg.AutoRestartInterval, DefaultAutoRestartInterval)
+	cfg.SignalOnHUP = cmp.Or(cfg.SignalOnHUP, syscall.SIGTERM)
+	cfg.SignalOnTERM = cmp.Or(cfg.SignalOnTERM, syscall.SIGTERM)
+	cfg.Backlog = cmp.Or(cfg.Backlog, defaultBacklog())
+	cfg.Log = cmp.Or[io.Writer](cfg.Log, os.Stderr)
+	return cfg
 }

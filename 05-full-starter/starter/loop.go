@@ -1,6 +1,7 @@
 package starter
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -48,22 +49,6 @@ type worker struct {
 	killed       bool      // SIGKILL sent
 }
 
-// settings is the resolved configuration the loop works with.
-type settings struct {
-	interval            time.Duration // silent worker alive this long = running
-	readyTimeout        time.Duration // >0: READY=1 required within it
-	probation           time.Duration // after READY=1, alive this long before old workers go; <=0: none
-	killOldDelay        time.Duration
-	killTimeout         time.Duration // <0: never SIGKILL
-	signalOnHUP         syscall.Signal
-	signalOnTERM        syscall.Signal
-	autoRestart         bool
-	autoRestartInterval time.Duration
-	statusFile          string
-	backoffMin          time.Duration // first retry delay after a failure
-	backoffMax          time.Duration // cap; also the window for counting crashes in a row
-}
-
 // supervisor is the state of start_server's event loop. Exactly one
 // goroutine (the one in loop) calls its methods; nothing in it is locked.
 //
@@ -71,9 +56,11 @@ type settings struct {
 // time as an argument and never block, so tests drive it step by step with
 // fake processes and a fake clock.
 type supervisor struct {
-	cfg  settings
-	os   osSeam
-	logf func(format string, args ...any)
+	cfg        Config        // withDefaults applied
+	backoffMin time.Duration // first retry delay after a failure
+	backoffMax time.Duration // cap; also the window for counting crashes in a row
+	os         osSeam
+	logf       func(format string, args ...any)
 
 	workers       []*worker // every live (unreaped) worker, by generation
 	gen           int       // last generation started
@@ -200,10 +187,10 @@ func (s *supervisor) startWorker(now time.Time) {
 		return
 	}
 	w := &worker{gen: s.gen, proc: p, state: stStarting, startedAt: now}
-	if s.cfg.readyTimeout > 0 {
-		w.judgeAt = now.Add(s.cfg.readyTimeout)
+	if s.cfg.ReadyTimeout > 0 {
+		w.judgeAt = now.Add(s.cfg.ReadyTimeout)
 	} else {
-		w.judgeAt = now.Add(s.cfg.interval)
+		w.judgeAt = now.Add(s.cfg.Interval)
 	}
 	s.workers = append(s.workers, w)
 	s.pending = w
@@ -230,10 +217,10 @@ func (s *supervisor) failedStart(now time.Time) {
 // writeFailed writes the failure marker for Restart (see failedFile),
 // before the failure is logged, so that the log line means "recorded".
 func (s *supervisor) writeFailed(gen int, reason string) {
-	if s.cfg.statusFile == "" {
+	if s.cfg.StatusFile == "" {
 		return
 	}
-	if err := writeAtomic(failedFile(s.cfg.statusFile), fmt.Sprintf("%d %s\n", gen, reason)); err != nil {
+	if err := writeAtomic(failedFile(s.cfg.StatusFile), fmt.Sprintf("%d %s\n", gen, reason)); err != nil {
 		s.logf("%v", err)
 	}
 }
@@ -241,11 +228,11 @@ func (s *supervisor) writeFailed(gen int, reason string) {
 // backoff is the delay before attempt n+1 after n failures: backoffMin
 // doubling, at most backoffMax.
 func (s *supervisor) backoff(n int) time.Duration {
-	d := s.cfg.backoffMin
-	for i := 1; i < n && d < s.cfg.backoffMax; i++ {
+	d := s.backoffMin
+	for i := 1; i < n && d < s.backoffMax; i++ {
 		d *= 2
 	}
-	return min(d, s.cfg.backoffMax)
+	return min(d, s.backoffMax)
 }
 
 // onNotify handles a NOTIFY_SOCKET message from worker generation ev.gen.
@@ -263,7 +250,7 @@ func (s *supervisor) onNotify(ev notifyEvent, now time.Time) {
 	}
 	if ev.msg.ready && w == s.pending && !s.stopping && w.state == stStarting {
 		took := now.Sub(w.startedAt).Round(time.Millisecond)
-		if s.current == nil || s.cfg.probation <= 0 {
+		if s.current == nil || s.cfg.Probation <= 0 {
 			s.logf("new worker %d is ready (READY=1 after %v)", w.proc.Pid(), took)
 			s.promote(now)
 			return
@@ -271,9 +258,9 @@ func (s *supervisor) onNotify(ev notifyEvent, now time.Time) {
 		// Probation: the new worker serves from now on (it accepts on the
 		// shared sockets), but the old generation stays current, and is
 		// not signalled, until the new one has stayed alive this long.
-		w.state, w.readyAt, w.probationEnd = stProbation, now, now.Add(s.cfg.probation)
+		w.state, w.readyAt, w.probationEnd = stProbation, now, now.Add(s.cfg.Probation)
 		s.logf("new worker %d is ready (READY=1 after %v); the old generation is signalled after a probation of %v",
-			w.proc.Pid(), took, s.cfg.probation)
+			w.proc.Pid(), took, s.cfg.Probation)
 	}
 }
 
@@ -286,28 +273,28 @@ func (s *supervisor) promote(now time.Time) {
 	prev := s.current
 	s.current = w
 	s.failures = 0
-	if s.cfg.statusFile != "" {
-		os.Remove(failedFile(s.cfg.statusFile))
+	if s.cfg.StatusFile != "" {
+		os.Remove(failedFile(s.cfg.StatusFile))
 	}
 	s.writeStatus() // before the log lines, so that they mean "done"
 	if prev != nil {
-		prev.state, prev.signalAt = stOld, now.Add(s.cfg.killOldDelay)
+		prev.state, prev.signalAt = stOld, now.Add(s.cfg.KillOldDelay)
 		var old []*worker
 		for _, o := range s.workers {
 			if o.state == stOld {
 				old = append(old, o)
 			}
 		}
-		s.logf("new worker is now running, sending %s to old workers:%s", signalName(s.cfg.signalOnHUP), s.pids(old))
-		if s.cfg.killOldDelay > 0 {
-			s.logf("sleeping %s secs before killing old workers", secs(s.cfg.killOldDelay))
+		s.logf("new worker is now running, sending %s to old workers:%s", signalName(s.cfg.SignalOnHUP), s.pids(old))
+		if s.cfg.KillOldDelay > 0 {
+			s.logf("sleeping %s secs before killing old workers", secs(s.cfg.KillOldDelay))
 		}
 	} else {
 		s.logf("new worker %d is now running", w.proc.Pid())
 	}
 	s.notifyUpstream(fmt.Sprintf("READY=1\nSTATUS=generation %d (pid %d) running", w.gen, w.proc.Pid()))
-	if s.cfg.autoRestart {
-		s.autoRestartAt = now.Add(s.cfg.autoRestartInterval)
+	if s.cfg.AutoRestart {
+		s.autoRestartAt = now.Add(s.cfg.AutoRestartInterval)
 	}
 	s.signalDueOld(now)
 	if s.queued {
@@ -331,7 +318,7 @@ func (s *supervisor) signalDueOld(now time.Time) {
 	}
 	s.logf("killing old workers")
 	for _, w := range due {
-		s.signal(w, s.cfg.signalOnHUP, now)
+		s.signal(w, s.cfg.SignalOnHUP, now)
 	}
 }
 
@@ -341,8 +328,8 @@ func (s *supervisor) signal(w *worker, sig syscall.Signal, now time.Time) {
 		s.logf("failed to send %s to worker %d: %v", signalName(sig), w.proc.Pid(), err)
 	}
 	w.state, w.stopSig = stSignalled, sig
-	if s.cfg.killTimeout >= 0 {
-		if at := now.Add(s.cfg.killTimeout); w.killAt.IsZero() || at.Before(w.killAt) {
+	if s.cfg.KillTimeout >= 0 {
+		if at := now.Add(s.cfg.KillTimeout); w.killAt.IsZero() || at.Before(w.killAt) {
 			w.killAt = at
 		}
 	}
@@ -353,10 +340,10 @@ func (s *supervisor) onTimer(now time.Time) {
 	if p := s.pending; p != nil && !s.stopping && p.state == stProbation && !now.Before(p.probationEnd) {
 		s.promote(now)
 	} else if p != nil && !s.stopping && p.state == stStarting && !now.Before(p.judgeAt) {
-		if s.cfg.readyTimeout > 0 {
+		if s.cfg.ReadyTimeout > 0 {
 			s.pending = nil
-			s.writeFailed(p.gen, "no READY=1 within "+s.cfg.readyTimeout.String())
-			s.logf("new worker %d seems to have failed to start: no READY=1 within %v, sending TERM", p.proc.Pid(), s.cfg.readyTimeout)
+			s.writeFailed(p.gen, "no READY=1 within "+s.cfg.ReadyTimeout.String())
+			s.logf("new worker %d seems to have failed to start: no READY=1 within %v, sending TERM", p.proc.Pid(), s.cfg.ReadyTimeout)
 			s.signal(p, syscall.SIGTERM, now)
 			s.failedStart(now)
 		} else {
@@ -370,14 +357,14 @@ func (s *supervisor) onTimer(now time.Time) {
 	s.signalDueOld(now)
 	for _, w := range s.workers {
 		if w.state == stSignalled && !w.killed && !w.killAt.IsZero() && !now.Before(w.killAt) {
-			s.logf("worker %d did not exit within %v of SIG%s, sending SIGKILL", w.proc.Pid(), s.cfg.killTimeout, signalName(w.stopSig))
+			s.logf("worker %d did not exit within %v of SIG%s, sending SIGKILL", w.proc.Pid(), s.cfg.KillTimeout, signalName(w.stopSig))
 			w.killed = true
 			if err := w.proc.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
 				s.logf("failed to send KILL to worker %d: %v", w.proc.Pid(), err)
 			}
 		}
 	}
-	if s.cfg.autoRestart && !s.stopping && !s.autoRestartAt.IsZero() && !now.Before(s.autoRestartAt) {
+	if s.cfg.AutoRestart && !s.stopping && !s.autoRestartAt.IsZero() && !now.Before(s.autoRestartAt) {
 		s.autoRestart(now)
 	}
 }
@@ -439,7 +426,7 @@ func (s *supervisor) crashRestart(now time.Time, w *worker) {
 	if s.pending != nil {
 		return
 	}
-	if now.Sub(w.runningAt) < s.cfg.backoffMax {
+	if now.Sub(w.runningAt) < s.backoffMax {
 		s.crashes++
 	} else {
 		s.crashes = 1
@@ -465,7 +452,7 @@ func (s *supervisor) shutdown(sig syscall.Signal, now time.Time) {
 	s.retryAt, s.autoRestartAt, s.queued = time.Time{}, time.Time{}, false
 	stop := syscall.SIGTERM
 	if sig == syscall.SIGTERM {
-		stop = s.cfg.signalOnTERM
+		stop = s.cfg.SignalOnTERM
 	}
 	s.logf("received %s, sending %s to all workers:%s", signalName(sig), signalName(stop), s.pids(s.workers))
 	for _, w := range s.workers {
@@ -483,7 +470,7 @@ func (s *supervisor) shutdown(sig syscall.Signal, now time.Time) {
 // passed and no old worker is left; forced at twice the interval. While
 // blocked it checks again every second.
 func (s *supervisor) autoRestart(now time.Time) {
-	iv := s.cfg.autoRestartInterval
+	iv := s.cfg.AutoRestartInterval
 	if s.current == nil || s.pending != nil {
 		s.autoRestartAt = time.Time{} // promote sets it again
 		return
@@ -519,7 +506,7 @@ func (s *supervisor) nextDeadline() (time.Time, bool) {
 			add(p.probationEnd)
 		}
 		add(s.retryAt)
-		if s.cfg.autoRestart {
+		if s.cfg.AutoRestart {
 			add(s.autoRestartAt)
 		}
 	}
@@ -538,7 +525,7 @@ func (s *supervisor) nextDeadline() (time.Time, bool) {
 // running and is not yet reaped (the current one and old ones), as Perl
 // lists them. Workers still being judged, and failed ones, are not listed.
 func (s *supervisor) writeStatus() {
-	if s.cfg.statusFile == "" {
+	if s.cfg.StatusFile == "" {
 		return
 	}
 	var entries []statusEntry
@@ -547,7 +534,7 @@ func (s *supervisor) writeStatus() {
 			entries = append(entries, statusEntry{gen: w.gen, pid: w.proc.Pid()})
 		}
 	}
-	if err := writeStatusFile(s.cfg.statusFile, entries); err != nil {
+	if err := writeStatusFile(s.cfg.StatusFile, entries); err != nil {
 		s.logf("%v", err)
 	}
 }
@@ -555,19 +542,11 @@ func (s *supervisor) writeStatus() {
 // pids formats workers' pids as Perl does after "workers:": "12,34", or
 // "none".
 func (s *supervisor) pids(ws []*worker) string {
-	if len(ws) == 0 {
-		return "none"
+	var ids []string
+	for _, w := range slices.SortedFunc(slices.Values(ws), func(a, b *worker) int { return a.proc.Pid() - b.proc.Pid() }) {
+		ids = append(ids, strconv.Itoa(w.proc.Pid()))
 	}
-	ids := make([]int, len(ws))
-	for i, w := range ws {
-		ids[i] = w.proc.Pid()
-	}
-	slices.Sort(ids)
-	parts := make([]string, len(ids))
-	for i, id := range ids {
-		parts[i] = strconv.Itoa(id)
-	}
-	return strings.Join(parts, ",")
+	return cmp.Or(strings.Join(ids, ","), "none")
 }
 
 // notifyUpstream sends msg to the starter's own supervisor (see osSeam.notifyUp).

@@ -54,19 +54,14 @@ type loopHarness struct {
 	status   string       // the status file path
 }
 
-func newLoop(t *testing.T, mod func(*settings)) *loopHarness {
+func newLoop(t *testing.T, mod func(*Config)) *loopHarness {
 	h := &loopHarness{t: t, now: time.Unix(1_000_000, 0), procs: map[int]*fakeProc{}, failGens: map[int]bool{}}
 	h.status = filepath.Join(t.TempDir(), "status")
-	set := settings{
-		interval: time.Second, killTimeout: 30 * time.Second,
-		signalOnHUP: syscall.SIGTERM, signalOnTERM: syscall.SIGTERM,
-		autoRestartInterval: 360 * time.Second, statusFile: h.status,
-		backoffMin: time.Second, backoffMax: 30 * time.Second,
-	}
+	cfg := Config{Command: []string{"worker"}, StatusFile: h.status, Probation: -1} // no probation unless a test sets one
 	if mod != nil {
-		mod(&set)
+		mod(&cfg)
 	}
-	h.s = &supervisor{cfg: set, logf: func(f string, a ...any) { h.log = append(h.log, fmt.Sprintf(f, a...)) },
+	h.s = &supervisor{cfg: withDefaults(cfg), backoffMin: time.Second, backoffMax: 30 * time.Second, logf: func(f string, a ...any) { h.log = append(h.log, fmt.Sprintf(f, a...)) },
 		os: osSeam{now: func() time.Time { return h.now }, notifyUp: func(m string) { h.up = append(h.up, m) }, start: func(gen int) (process, error) {
 			h.calls++
 			if h.startErr != nil {
@@ -153,7 +148,7 @@ func (h *loopHarness) running() {
 var term = []syscall.Signal{syscall.SIGTERM}
 
 func TestLoopHUPIntervalThenKillOldDelay(t *testing.T) {
-	h := newLoop(t, func(s *settings) { s.killOldDelay = 2 * time.Second })
+	h := newLoop(t, func(c *Config) { c.KillOldDelay = 2 * time.Second })
 	h.s.startWorker(h.now)
 	assert.Equal(t, "<none>", h.statusFile(), "not listed before it is judged running")
 	h.advance(999 * time.Millisecond)
@@ -184,7 +179,7 @@ func TestLoopHUPIntervalThenKillOldDelay(t *testing.T) {
 }
 
 func TestLoopREADYPromotesAtOnce(t *testing.T) {
-	h := newLoop(t, func(s *settings) { s.signalOnHUP = syscall.SIGUSR1 })
+	h := newLoop(t, func(c *Config) { c.SignalOnHUP = syscall.SIGUSR1 })
 	h.running()
 	h.s.onSignal(syscall.SIGHUP, h.now)
 	h.advance(25 * time.Millisecond)
@@ -260,7 +255,7 @@ func TestLoopStartErrorCountsAsFailedStart(t *testing.T) {
 }
 
 func TestLoopReadyTimeout(t *testing.T) {
-	h := newLoop(t, func(s *settings) { s.readyTimeout = 5 * time.Second; s.killTimeout = 3 * time.Second })
+	h := newLoop(t, func(c *Config) { c.ReadyTimeout = 5 * time.Second; c.KillTimeout = 3 * time.Second })
 	h.s.startWorker(h.now)
 	h.advance(2 * time.Second)
 	assert.Equal(t, "<none>", h.statusFile(), "with ReadyTimeout, surviving Interval is not enough")
@@ -327,7 +322,7 @@ func TestLoopKillTimeout(t *testing.T) {
 	h.advance(time.Hour)
 	assert.Len(t, h.sig(1), 2, "SIGKILL once")
 
-	h2 := newLoop(t, func(s *settings) { s.killTimeout = -1 })
+	h2 := newLoop(t, func(c *Config) { c.KillTimeout = -1 })
 	h2.running()
 	h2.s.onSignal(syscall.SIGHUP, h2.now)
 	h2.advance(time.Hour)
@@ -335,7 +330,7 @@ func TestLoopKillTimeout(t *testing.T) {
 }
 
 func TestLoopTERMForwardsAndFinishes(t *testing.T) {
-	h := newLoop(t, func(s *settings) { s.signalOnTERM = syscall.SIGQUIT; s.killOldDelay = 10 * time.Second })
+	h := newLoop(t, func(c *Config) { c.SignalOnTERM = syscall.SIGQUIT; c.KillOldDelay = 10 * time.Second })
 	h.running()
 	h.s.onSignal(syscall.SIGHUP, h.now)
 	h.advance(time.Second) // 2 runs, 1 waits for KillOldDelay
@@ -366,7 +361,7 @@ func TestLoopTERMForwardsAndFinishes(t *testing.T) {
 	}, h.up, "the starter's own NOTIFY_SOCKET")
 
 	// INT sends TERM, whatever SignalOnTERM says (as Perl).
-	h = newLoop(t, func(s *settings) { s.signalOnTERM = syscall.SIGQUIT })
+	h = newLoop(t, func(c *Config) { c.SignalOnTERM = syscall.SIGQUIT })
 	h.running()
 	h.s.onSignal(syscall.SIGINT, h.now)
 	h.requireLogged("received INT, sending TERM to all workers:1001")
@@ -390,7 +385,7 @@ func TestLoopTERMDoesNotResignalDrainingWorkers(t *testing.T) {
 	h.requireLogged("received TERM, sending TERM to all workers:1001,1002")
 
 	// A different stop signal is still sent: USR1 on HUP, TERM on shutdown.
-	h = newLoop(t, func(s *settings) { s.signalOnHUP = syscall.SIGUSR1 })
+	h = newLoop(t, func(c *Config) { c.SignalOnHUP = syscall.SIGUSR1 })
 	h.running()
 	h.s.onSignal(syscall.SIGHUP, h.now)
 	h.ready(2)
@@ -462,8 +457,8 @@ func TestLoopHUPDuringBackoffStartsNow(t *testing.T) {
 }
 
 func TestLoopAutoRestart(t *testing.T) {
-	h := newLoop(t, func(s *settings) {
-		s.autoRestart, s.autoRestartInterval, s.killOldDelay, s.killTimeout = true, 10*time.Second, 5*time.Second, -1
+	h := newLoop(t, func(c *Config) {
+		c.AutoRestart, c.AutoRestartInterval, c.KillOldDelay, c.KillTimeout = true, 10*time.Second, 5*time.Second, -1
 	})
 	h.running()
 	h.advance(10*time.Second - time.Millisecond)
@@ -488,9 +483,8 @@ func TestLoopAutoRestart(t *testing.T) {
 // workers here; each message is sent only once its generation has been
 // started (a message for a generation that does not exist yet is dropped).
 func TestLoopRun(t *testing.T) {
-	h := newLoop(t, func(s *settings) {
-		s.interval, s.killTimeout, s.backoffMin = time.Minute, time.Minute, time.Millisecond
-	})
+	h := newLoop(t, func(c *Config) { c.Interval, c.KillTimeout = time.Minute, time.Minute })
+	h.s.backoffMin = time.Millisecond
 	// The harness, made safe for the loop's goroutine: a real clock, and
 	// procs and log guarded by mu.
 	var mu sync.Mutex
@@ -608,7 +602,7 @@ func TestLoopStartPathFailureNotRetried(t *testing.T) {
 // still current) for the probation; a death in it is a failed start; a HUP
 // in it waits; the current worker dying in it hands over at once.
 func TestLoopProbation(t *testing.T) {
-	h := newLoop(t, func(s *settings) { s.probation = time.Second })
+	h := newLoop(t, func(c *Config) { c.Probation = time.Second })
 	h.s.startWorker(h.now)
 	h.ready(1)
 	assert.Equal(t, "1:1001\n", h.statusFile(), "no probation for the first worker: nothing older to keep")

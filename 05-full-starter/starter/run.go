@@ -14,14 +14,11 @@ import (
 	"hotdeploy/05-full-starter/starter/systemd"
 )
 
-// Defaults of the Config fields whose zero value means "the default".
+// The delays between failed starts: the first, doubling up to the last
+// (see supervisor.backoff).
 const (
-	DefaultInterval            = time.Second
-	DefaultKillTimeout         = 30 * time.Second
-	DefaultProbation           = time.Second
-	DefaultAutoRestartInterval = 360 * time.Second
-	backoffMin                 = time.Second
-	backoffMax                 = 30 * time.Second
+	backoffMin = time.Second
+	backoffMax = 30 * time.Second
 )
 
 // Run is start_server: it binds the sockets, runs cfg.Command with them
@@ -47,20 +44,20 @@ func Run(ctx context.Context, cfg Config) error {
 	// its next line: ignored, a write fails with EPIPE instead, and the
 	// workers inherit it ignored, as under Perl's start_server.
 	signal.Ignore(syscall.SIGPIPE)
-	up := systemd.NewUpstream(os.Getenv(systemd.EnvNotifySocket))
-	logf := newLog(cfg, up)
-
-	set, specs, err := validate(cfg)
+	specs, err := validate(cfg)
 	if err != nil {
 		return err
 	}
+	cfg = withDefaults(cfg)
+	up := systemd.NewUpstream(os.Getenv(systemd.EnvNotifySocket))
+	logf := newLog(cfg, up)
 	pf, err := acquirePIDFile(cfg.PIDFile)
 	if err != nil {
 		return err
 	}
 	socks, err := bindSockets(cfg, specs, logf)
 	if err == nil {
-		err = supervise(ctx, cfg, set, socks, sigC, up, logf)
+		err = supervise(ctx, cfg, socks, sigC, up, logf)
 	}
 	for _, s := range socks {
 		s.file.Close()
@@ -83,18 +80,14 @@ func bindSockets(cfg Config, specs []socketSpec, logf func(string, ...any)) ([]*
 	if err != nil {
 		return socks, err
 	}
-	backlog := cfg.Backlog
-	if backlog <= 0 {
-		backlog = defaultBacklog()
-	}
 	var bound []*boundSocket
 	for _, spec := range specs {
 		var s *boundSocket
 		if spec.network == "unix" {
-			if s, err = bindUnix(spec, backlog, cfg.PathMode, logf); err != nil {
+			if s, err = bindUnix(spec, cfg.Backlog, cfg.PathMode, logf); err != nil {
 				return append(bound, socks...), &FieldError{Field: "Paths", Value: spec.given, Err: err}
 			}
-		} else if s, err = bindInet(spec, backlog); err != nil {
+		} else if s, err = bindInet(spec, cfg.Backlog); err != nil {
 			return append(bound, socks...), &FieldError{Field: "Ports", Value: spec.given, Err: err}
 		}
 		bound = append(bound, s)
@@ -106,7 +99,7 @@ func bindSockets(cfg Config, specs []socketSpec, logf func(string, ...any)) ([]*
 // supervise starts the workers' machinery (readiness sockets, launcher)
 // and runs the supervisor loop until it is done; then it removes the status
 // file. An error means nothing was started.
-func supervise(ctx context.Context, cfg Config, set settings, socks []*boundSocket, sigC <-chan os.Signal,
+func supervise(ctx context.Context, cfg Config, socks []*boundSocket, sigC <-chan os.Signal,
 	up *systemd.Upstream, logf func(string, ...any)) error {
 	plan := planFDs(socks, cfg.ListenFDs)
 	for _, s := range socks {
@@ -133,7 +126,7 @@ func supervise(ctx context.Context, cfg Config, set settings, socks []*boundSock
 			return err
 		}
 	}
-	s := &supervisor{cfg: set, logf: logf, os: osSeam{start: l.start, now: time.Now, notifyUp: up.Send}}
+	s := &supervisor{cfg: cfg, backoffMin: backoffMin, backoffMax: backoffMax, logf: logf, os: osSeam{start: l.start, now: time.Now, notifyUp: up.Send}}
 	if cfg.SetupDone != nil {
 		cfg.SetupDone()
 	}
@@ -145,16 +138,12 @@ func supervise(ctx context.Context, cfg Config, set settings, socks []*boundSock
 	return nil
 }
 
-// newLog returns the starter's logf: lines to cfg.Log (os.Stderr if nil),
+// newLog returns the starter's logf: lines to cfg.Log,
 // one at a time (the launcher logs from its goroutines too). If a write
 // fails (the log's reader has exited), cfg.LogLost and upstream hear it
 // once and the starter goes on supervising.
 func newLog(cfg Config, up *systemd.Upstream) func(string, ...any) {
-	var out io.Writer = os.Stderr
-	if cfg.Log != nil {
-		out = cfg.Log
-	}
-	log := &logWriter{w: out, lost: func(err error) {
+	log := &logWriter{w: cfg.Log, lost: func(err error) {
 		line := fmt.Sprintf("start_server (pid:%d): log output lost (%v); still supervising", os.Getpid(), err)
 		if cfg.LogLost != nil {
 			fmt.Fprintln(cfg.LogLost, line)

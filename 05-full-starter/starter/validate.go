@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -82,30 +81,29 @@ func fieldErr(field, value string, format string, args ...any) error {
 // *FieldError. Run calls it first; a command line calls it too, to tell a
 // wrong command line from a failure at run time. It does not block.
 func Validate(cfg Config) error {
-	_, _, err := validate(cfg)
+	_, err := validate(cfg)
 	return err
 }
 
-// validate is Validate that also returns the resolved settings and the
-// socket specs in option order (ports, then paths).
-func validate(cfg Config) (settings, []socketSpec, error) {
-	var set settings
+// validate is Validate that also returns the socket specs in option order
+// (ports, then paths).
+func validate(cfg Config) ([]socketSpec, error) {
 	if len(cfg.Command) == 0 || cfg.Command[0] == "" {
-		return set, nil, &FieldError{Field: "Command", Err: errors.New("no worker command given")}
+		return nil, &FieldError{Field: "Command", Err: errors.New("no worker command given")}
 	}
 	var specs []socketSpec
 	fds := map[int]string{}
 	for _, p := range cfg.Ports {
 		s, err := parsePortSpec(p)
 		if err != nil {
-			return set, nil, &FieldError{Field: "Ports", Value: p, Err: err}
+			return nil, &FieldError{Field: "Ports", Value: p, Err: err}
 		}
 		if err := checkFDLimit(p, s.fd); err != nil {
-			return set, nil, err
+			return nil, err
 		}
 		if s.fd >= 0 {
 			if other, dup := fds[s.fd]; dup {
-				return set, nil, fieldErr("Ports", p, "file descriptor %d is already asked for by %s", s.fd, other)
+				return nil, fieldErr("Ports", p, "file descriptor %d is already asked for by %s", s.fd, other)
 			}
 			fds[s.fd] = p
 		}
@@ -117,12 +115,12 @@ func validate(cfg Config) (settings, []socketSpec, error) {
 			_, err = checkPath(p)
 		}
 		if err != nil {
-			return set, nil, &FieldError{Field: "Paths", Value: p, Err: err}
+			return nil, &FieldError{Field: "Paths", Value: p, Err: err}
 		}
 		specs = append(specs, s)
 	}
 	if cfg.PathMode&^os.ModePerm != 0 {
-		return set, nil, fieldErr("PathMode", fmt.Sprintf("%#o", uint32(cfg.PathMode)), "not a permission (0 to 0777)")
+		return nil, fieldErr("PathMode", fmt.Sprintf("%#o", uint32(cfg.PathMode)), "not a permission (0 to 0777)")
 	}
 	for _, d := range []struct {
 		field string
@@ -130,50 +128,26 @@ func validate(cfg Config) (settings, []socketSpec, error) {
 	}{{"Interval", cfg.Interval}, {"KillOldDelay", cfg.KillOldDelay},
 		{"AutoRestartInterval", cfg.AutoRestartInterval}, {"ReadyTimeout", cfg.ReadyTimeout}} {
 		if d.v < 0 {
-			return set, nil, fieldErr(d.field, "", "must not be negative, got %v", d.v)
+			return nil, fieldErr(d.field, "", "must not be negative, got %v", d.v)
 		}
 	}
 	if cfg.Backlog < 0 {
-		return set, nil, fieldErr("Backlog", "", "must not be negative, got %d", cfg.Backlog)
+		return nil, fieldErr("Backlog", "", "must not be negative, got %d", cfg.Backlog)
 	}
 	for _, d := range []struct{ field, path string }{{"Dir", cfg.Dir}, {"EnvDir", cfg.EnvDir}} {
 		if d.path == "" {
 			continue
 		}
 		if fi, err := os.Stat(d.path); err != nil {
-			return set, nil, &FieldError{Field: d.field, Value: d.path, Err: pathErr(err)}
+			return nil, &FieldError{Field: d.field, Value: d.path, Err: pathErr(err)}
 		} else if !fi.IsDir() {
-			return set, nil, fieldErr(d.field, d.path, "is %s, not a directory", fileType(fi.Mode()))
+			return nil, fieldErr(d.field, d.path, "is %s, not a directory", fileType(fi.Mode()))
 		}
 	}
 	if err := checkCommand(cfg.Command[0], cfg.Dir); err != nil {
-		return set, nil, &FieldError{Field: "Command", Value: cfg.Command[0], Err: err}
+		return nil, &FieldError{Field: "Command", Value: cfg.Command[0], Err: err}
 	}
-	set = settings{
-		interval: cfg.Interval, readyTimeout: cfg.ReadyTimeout, probation: cfg.Probation, killOldDelay: cfg.KillOldDelay,
-		killTimeout: cfg.KillTimeout, signalOnHUP: cfg.SignalOnHUP, signalOnTERM: cfg.SignalOnTERM,
-		autoRestart: cfg.AutoRestart, autoRestartInterval: cfg.AutoRestartInterval,
-		statusFile: cfg.StatusFile, backoffMin: backoffMin, backoffMax: backoffMax,
-	}
-	if set.interval == 0 {
-		set.interval = DefaultInterval
-	}
-	if set.killTimeout == 0 {
-		set.killTimeout = DefaultKillTimeout
-	}
-	if set.probation == 0 {
-		set.probation = DefaultProbation
-	}
-	if set.signalOnHUP == 0 {
-		set.signalOnHUP = syscall.SIGTERM
-	}
-	if set.signalOnTERM == 0 {
-		set.signalOnTERM = syscall.SIGTERM
-	}
-	if set.autoRestartInterval == 0 {
-		set.autoRestartInterval = DefaultAutoRestartInterval
-	}
-	return set, specs, nil
+	return specs, nil
 }
 
 // checkCommand reports a worker command that cannot be started: not found

@@ -89,19 +89,13 @@ func (l *launcher) start(gen int) (process, error) {
 
 // setFiles gives cmd the worker's working directory, stdio and sockets.
 func (l *launcher) setFiles(cmd *exec.Cmd) {
-	cmd.Dir = l.dir
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	stdio := []*os.File{os.Stdin, os.Stdout, os.Stderr}
 	for i, f := range l.plan.stdio {
-		if f != nil {
-			switch i {
-			case 0:
-				cmd.Stdin = f
-			case 1:
-				cmd.Stdout = f
-			case 2:
-				cmd.Stderr = f
-			}
+		if f != nil { // a socket asked for fd 0, 1 or 2 ("=FD")
+			stdio[i] = f
 		}
 	}
+	cmd.Dir = l.dir
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio[0], stdio[1], stdio[2]
 	cmd.ExtraFiles = l.plan.extra
 }
