@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -41,10 +42,7 @@ const (
 // runDemo runs the supervisor on demoAddr with the demo worker. It blocks
 // until the supervisor exits (SIGTERM or SIGINT).
 func runDemo(getenv func(string) string, stdout, stderr io.Writer) int {
-	addr := demoAddr
-	if a := getenv(demoAddrEnv); a != "" {
-		addr = a
-	}
+	addr := cmp.Or(getenv(demoAddrEnv), demoAddr)
 	root, err := moduleRoot()
 	if err != nil {
 		return fail(stderr, err)
@@ -94,22 +92,14 @@ try, in another terminal:
 // directory this file was compiled from (go run and go build in the
 // repository), else from the working directory.
 func moduleRoot() (string, error) {
-	var candidates []string
+	var dirs []string
 	if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
-		candidates = append(candidates, filepath.Dir(file))
+		dirs = append(dirs, filepath.Dir(file))
 	}
-	if wd, err := os.Getwd(); err == nil {
-		candidates = append(candidates, wd)
-	}
-	for _, dir := range candidates {
-		cmd := exec.Command("go", "env", "GOMOD")
-		cmd.Dir = dir
-		out, err := cmd.Output()
-		if err != nil {
-			continue
-		}
+	for _, dir := range append(dirs, ".") {
+		out, err := exec.Command("go", "-C", dir, "env", "GOMOD").Output()
 		gomod := strings.TrimSpace(string(out))
-		if gomod == "" || gomod == os.DevNull {
+		if err != nil || gomod == "" || gomod == os.DevNull {
 			continue
 		}
 		root := filepath.Dir(gomod)
@@ -139,13 +129,14 @@ func demoWorker(args []string) int {
 	gen := os.Getenv("SERVER_STARTER_GENERATION")
 	bin := filepath.Join(buildDir, "example-gen"+gen)
 
-	fds, err := inheritedFDs()
+	// Our start_server names every socket it passes in SERVER_STARTER_PORT.
+	socks, err := listener.ParseServerStarterPort(os.Getenv("SERVER_STARTER_PORT"))
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "demo worker: %v\n", err)
 		return exitError
 	}
-	for _, fd := range fds {
-		unix.CloseOnExec(fd)
+	for _, s := range socks {
+		unix.CloseOnExec(s.FD)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), unix.SIGTERM, unix.SIGINT)
 	fmt.Fprintf(os.Stderr, "demo worker pid=%d generation %s: go build %s\n", os.Getpid(), gen, demoPackage)
@@ -171,36 +162,13 @@ func demoWorker(args []string) int {
 		return exitError
 	}
 	fmt.Fprintf(os.Stderr, "demo worker pid=%d: built in %v, exec %s\n", os.Getpid(), time.Since(began).Round(time.Millisecond), bin)
-	for _, fd := range fds {
-		if err := clearCloseOnExec(fd); err != nil {
-			fmt.Fprintf(os.Stderr, "demo worker: fd %d: %v\n", fd, err)
+	for _, s := range socks { // clear close-on-exec: the example gets them
+		if _, err := unix.FcntlInt(uintptr(s.FD), unix.F_SETFD, 0); err != nil {
+			fmt.Fprintf(os.Stderr, "demo worker: fd %d: fcntl F_SETFD: %v\n", s.FD, err)
 			return exitError
 		}
 	}
 	err = unix.Exec(bin, []string{bin}, os.Environ())
 	fmt.Fprintf(os.Stderr, "demo worker: exec %s: %v\n", bin, err)
 	return exitError
-}
-
-// inheritedFDs lists the socket descriptors this process got from the
-// supervisor: the ones SERVER_STARTER_PORT names (the supervisor is our
-// start_server, which names every socket it passes there).
-func inheritedFDs() ([]int, error) {
-	specs, err := listener.ParseServerStarterPort(os.Getenv("SERVER_STARTER_PORT"))
-	if err != nil {
-		return nil, err
-	}
-	var fds []int
-	for _, sp := range specs {
-		fds = append(fds, sp.FD)
-	}
-	return fds, nil
-}
-
-// clearCloseOnExec lets fd survive exec.
-func clearCloseOnExec(fd int) error {
-	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
-		return fmt.Errorf("fcntl F_SETFD: %w", err)
-	}
-	return nil
 }

@@ -52,14 +52,14 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	case o.version:
 		fmt.Fprintln(stdout, versionText)
 		return exitOK
-	case o.restart && (o.pidFile == "" || o.statusFile == ""):
+	case o.restart && (o.cfg.PIDFile == "" || o.cfg.StatusFile == ""):
 		return fail(stderr, usagef("--restart needs --pid-file and --status-file"))
 	case o.restart: // waits on evidence, not for a time from our options (the server's may differ)
-		return fail(stderr, starter.Restart(o.pidFile, o.statusFile, 0))
-	case o.stop && o.pidFile == "":
+		return fail(stderr, starter.Restart(o.cfg.PIDFile, o.cfg.StatusFile, 0))
+	case o.stop && o.cfg.PIDFile == "":
 		return fail(stderr, usagef("--stop needs --pid-file"))
 	case o.stop:
-		return fail(stderr, starter.Stop(o.pidFile, 0))
+		return fail(stderr, starter.Stop(o.cfg.PIDFile, 0))
 	case o.daemonize && o.logFile == "":
 		return fail(stderr, usagef("--daemonize requires --log-file (where the daemon's output goes)"))
 	}

@@ -7,38 +7,33 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
+
+	"hotdeploy/05-full-starter/starter"
 )
 
-// options is what the command line said, before defaults and environment
-// variables are applied (see settings.go). A nil pointer means "not given".
+// options is what the command line said. What goes straight into the
+// supervisor's Config is set in cfg as it is parsed; the options that
+// environment variables and the envdir may stand in for are kept as given
+// (nil: not given) for buildConfig (settings.go).
 type options struct {
-	ports, paths []string
-	command      []string
+	cfg starter.Config
 
-	interval, killOldDelay, autoRestartInterval *time.Duration
-	readyTimeout, killTimeout, probation        *time.Duration
-	backlog                                     *int
-	pathMode                                    *os.FileMode
-	signalOnHUP, signalOnTERM                   string
-	dir, envDir, logFile, pidFile, statusFile   string
-	envDirGiven                                 bool
-	enableAutoRestart                           bool
+	killOldDelay, autoRestartInterval *time.Duration
+	envDir                            string
+	envDirGiven, enableAutoRestart    bool
 
+	logFile                                 string
 	restart, stop, daemonize, help, version bool
-	listenFDs                               bool
 }
 
-// optKind says what an option takes.
-type optKind int
+// optKind says whether an option takes a value.
+type optKind bool
 
 const (
-	flagOpt       optKind = iota // no value: --name
-	stringOpt                    // --name=VALUE or --name VALUE
-	listOpt                      // stringOpt that may be repeated
-	secondsOpt                   // a duration: integer or decimal seconds (Perl) or a Go duration ("500ms")
-	intOpt                       // an integer
-	negSecondsOpt                // secondsOpt that may also be negative ("never")
+	valueOpt optKind = false // --name=VALUE or --name VALUE
+	flagOpt  optKind = true  // no value: --name
 )
 
 // optSpec is one row of the option table: the name without dashes, what it
@@ -53,33 +48,37 @@ type optSpec struct {
 var ours = map[string]bool{"ready-timeout": true, "kill-timeout": true, "path-mode": true, "probation": true, "listen-fds": true}
 
 // optionTable lists every option of start_server: Server::Starter's, with
-// the same names and meanings, then ours.
+// the same names and meanings, then ours. In Config a zero duration means
+// "the default", so an explicit 0 becomes setSeconds's ifZero.
 var optionTable = []optSpec{
-	{"port", listOpt, func(o *options, v string) error { o.ports = append(o.ports, v); return nil }},
-	{"path", listOpt, func(o *options, v string) error { o.paths = append(o.paths, v); return nil }},
-	{"interval", secondsOpt, func(o *options, v string) error { return setSeconds(&o.interval, v, false) }},
-	{"signal-on-hup", stringOpt, func(o *options, v string) error { o.signalOnHUP = v; return nil }},
-	{"signal-on-term", stringOpt, func(o *options, v string) error { o.signalOnTERM = v; return nil }},
-	{"kill-old-delay", secondsOpt, func(o *options, v string) error { return setSeconds(&o.killOldDelay, v, false) }},
-	{"backlog", intOpt, func(o *options, v string) error { return setInt(&o.backlog, v) }},
-	{"dir", stringOpt, func(o *options, v string) error { o.dir = v; return nil }},
-	{"envdir", stringOpt, func(o *options, v string) error { o.envDir, o.envDirGiven = v, true; return nil }},
+	{"port", valueOpt, func(o *options, v string) error { o.cfg.Ports = append(o.cfg.Ports, v); return nil }},
+	{"path", valueOpt, func(o *options, v string) error { o.cfg.Paths = append(o.cfg.Paths, v); return nil }},
+	// --interval=0 means "do not wait": the smallest positive duration.
+	{"interval", valueOpt, func(o *options, v string) error { return setSeconds(&o.cfg.Interval, v, false, time.Nanosecond) }},
+	{"signal-on-hup", valueOpt, func(o *options, v string) error { return setSignal(&o.cfg.SignalOnHUP, v) }},
+	{"signal-on-term", valueOpt, func(o *options, v string) error { return setSignal(&o.cfg.SignalOnTERM, v) }},
+	{"kill-old-delay", valueOpt, func(o *options, v string) error { return setGiven(&o.killOldDelay, v) }},
+	{"backlog", valueOpt, func(o *options, v string) error { return setInt(&o.cfg.Backlog, v) }},
+	{"dir", valueOpt, func(o *options, v string) error { o.cfg.Dir = v; return nil }},
+	{"envdir", valueOpt, func(o *options, v string) error { o.envDir, o.envDirGiven = v, true; return nil }},
 	{"enable-auto-restart", flagOpt, func(o *options, _ string) error { o.enableAutoRestart = true; return nil }},
-	{"auto-restart-interval", secondsOpt, func(o *options, v string) error { return setSeconds(&o.autoRestartInterval, v, false) }},
-	{"pid-file", stringOpt, func(o *options, v string) error { o.pidFile = v; return nil }},
-	{"status-file", stringOpt, func(o *options, v string) error { o.statusFile = v; return nil }},
-	{"log-file", stringOpt, func(o *options, v string) error { o.logFile = v; return nil }},
+	{"auto-restart-interval", valueOpt, func(o *options, v string) error { return setGiven(&o.autoRestartInterval, v) }},
+	{"pid-file", valueOpt, func(o *options, v string) error { o.cfg.PIDFile = v; return nil }},
+	{"status-file", valueOpt, func(o *options, v string) error { o.cfg.StatusFile = v; return nil }},
+	{"log-file", valueOpt, func(o *options, v string) error { o.logFile = v; return nil }},
 	{"restart", flagOpt, func(o *options, _ string) error { o.restart = true; return nil }},
 	{"stop", flagOpt, func(o *options, _ string) error { o.stop = true; return nil }},
 	{"daemonize", flagOpt, func(o *options, _ string) error { o.daemonize = true; return nil }},
 	{"help", flagOpt, func(o *options, _ string) error { o.help = true; return nil }},
 	{"version", flagOpt, func(o *options, _ string) error { o.version = true; return nil }},
 	// Beyond Server::Starter.
-	{"ready-timeout", secondsOpt, func(o *options, v string) error { return setSeconds(&o.readyTimeout, v, false) }},
-	{"kill-timeout", negSecondsOpt, func(o *options, v string) error { return setSeconds(&o.killTimeout, v, true) }},
-	{"path-mode", stringOpt, func(o *options, v string) error { return setMode(&o.pathMode, v) }},
-	{"probation", secondsOpt, func(o *options, v string) error { return setSeconds(&o.probation, v, false) }},
-	{"listen-fds", flagOpt, func(o *options, _ string) error { o.listenFDs = true; return nil }},
+	{"ready-timeout", valueOpt, func(o *options, v string) error { return setSeconds(&o.cfg.ReadyTimeout, v, false, 0) }},
+	// --kill-timeout=0: never, like a negative value.
+	{"kill-timeout", valueOpt, func(o *options, v string) error { return setSeconds(&o.cfg.KillTimeout, v, true, -1) }},
+	{"path-mode", valueOpt, func(o *options, v string) error { return setMode(&o.cfg.PathMode, v) }},
+	// --probation=0: none.
+	{"probation", valueOpt, func(o *options, v string) error { return setSeconds(&o.cfg.Probation, v, false, -1) }},
+	{"listen-fds", flagOpt, func(o *options, _ string) error { o.cfg.ListenFDs = true; return nil }},
 }
 
 // usageError is a command line that cannot be run as given; start_server
@@ -106,11 +105,11 @@ func parseArgs(args []string) (*options, error) {
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
-			o.command = append(o.command, args[i+1:]...)
+			o.cfg.Command = append(o.cfg.Command, args[i+1:]...)
 			break
 		}
 		if len(a) < 2 || a[0] != '-' {
-			o.command = append(o.command, a)
+			o.cfg.Command = append(o.cfg.Command, a)
 			continue
 		}
 		given, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
@@ -216,33 +215,46 @@ func parseSeconds(v string, allowNegative bool) (time.Duration, error) {
 	return d, nil
 }
 
-func setSeconds(dst **time.Duration, v string, allowNegative bool) error {
+// setSeconds sets *dst to a duration option, or to ifZero if it is 0.
+func setSeconds(dst *time.Duration, v string, allowNegative bool, ifZero time.Duration) error {
 	d, err := parseSeconds(v, allowNegative)
-	if err != nil {
-		return err
+	if d == 0 {
+		d = ifZero
 	}
-	*dst = &d
-	return nil
+	*dst = d
+	return err
 }
 
-func setInt(dst **int, v string) error {
+// setGiven sets *dst to a duration option; non-nil means "given".
+func setGiven(dst **time.Duration, v string) error {
+	d, err := parseSeconds(v, false)
+	*dst = &d
+	return err
+}
+
+func setInt(dst *int, v string) error {
 	n, err := strconv.Atoi(strings.TrimSpace(v))
 	if err != nil || n <= 0 {
 		return fmt.Errorf("%q is not a positive integer", v)
 	}
-	*dst = &n
+	*dst = n
 	return nil
+}
+
+// setSignal reads --signal-on-hup and --signal-on-term (starter.ParseSignal).
+func setSignal(dst *syscall.Signal, v string) (err error) {
+	*dst, err = starter.ParseSignal(v)
+	return err
 }
 
 // setMode reads --path-mode: permission bits in octal, as chmod(1) takes
 // them ("660", "0660", "0o660"), from 1 to 0777.
-func setMode(dst **os.FileMode, v string) error {
+func setMode(dst *os.FileMode, v string) error {
 	t := strings.TrimPrefix(strings.TrimSpace(v), "0o")
 	n, err := strconv.ParseUint(t, 8, 32)
 	if err != nil || n == 0 || n > 0o777 {
 		return fmt.Errorf("%q is not a permission in octal from 1 to 0777 (such as 0660)", v)
 	}
-	m := os.FileMode(n)
-	*dst = &m
+	*dst = os.FileMode(n)
 	return nil
 }

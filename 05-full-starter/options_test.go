@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"hotdeploy/05-full-starter/starter"
 )
 
 func dur(d time.Duration) *time.Duration { return &d }
@@ -23,37 +25,40 @@ func TestParseArgs(t *testing.T) {
 		want options
 	}{
 		{"equals form", []string{"--port=8080", "--interval=2", "--", "w"},
-			options{ports: []string{"8080"}, interval: dur(2 * time.Second), command: []string{"w"}}},
+			options{cfg: starter.Config{Ports: []string{"8080"}, Interval: 2 * time.Second, Command: []string{"w"}}}},
 		{"space form", []string{"--port", "8080", "--interval", "2", "--", "w"},
-			options{ports: []string{"8080"}, interval: dur(2 * time.Second), command: []string{"w"}}},
+			options{cfg: starter.Config{Ports: []string{"8080"}, Interval: 2 * time.Second, Command: []string{"w"}}}},
 		{"single dash", []string{"-port=8080", "-pid-file", "p", "--", "w"},
-			options{ports: []string{"8080"}, pidFile: "p", command: []string{"w"}}},
+			options{cfg: starter.Config{Ports: []string{"8080"}, PIDFile: "p", Command: []string{"w"}}}},
 		{"repeated port and path keep their order", []string{
 			"--port=127.0.0.1:1", "--path", "/tmp/a.sock", "--port", "[::1]:2=5", "--path=/tmp/b.sock", "--", "w"},
-			options{ports: []string{"127.0.0.1:1", "[::1]:2=5"}, paths: []string{"/tmp/a.sock", "/tmp/b.sock"}, command: []string{"w"}}},
-		{"flags", []string{"--enable-auto-restart", "--restart", "--stop", "--help", "--version", "--daemonize"},
-			options{enableAutoRestart: true, restart: true, stop: true, help: true, version: true, daemonize: true}},
+			options{cfg: starter.Config{Ports: []string{"127.0.0.1:1", "[::1]:2=5"}, Paths: []string{"/tmp/a.sock", "/tmp/b.sock"}, Command: []string{"w"}}}},
+		{"flags", []string{"--enable-auto-restart", "--restart", "--stop", "--help", "--version", "--daemonize", "--listen-fds"},
+			options{enableAutoRestart: true, restart: true, stop: true, help: true, version: true, daemonize: true, cfg: starter.Config{ListenFDs: true}}},
 		{"worker flags after -- are the worker's", []string{"--port=1", "--", "w", "--port=2", "-x", "--"},
-			options{ports: []string{"1"}, command: []string{"w", "--port=2", "-x", "--"}}},
+			options{cfg: starter.Config{Ports: []string{"1"}, Command: []string{"w", "--port=2", "-x", "--"}}}},
 		{"command without -- (Getopt::Long permute)", []string{"--port=1", "w", "arg", "--interval=3"},
-			options{ports: []string{"1"}, interval: dur(3 * time.Second), command: []string{"w", "arg"}}},
+			options{cfg: starter.Config{Ports: []string{"1"}, Interval: 3 * time.Second, Command: []string{"w", "arg"}}}},
 		{"durations: seconds, decimals, Go units", []string{"--interval=0.25", "--kill-old-delay", "1500ms", "--ready-timeout=10", "--auto-restart-interval=2m", "--", "w"},
-			options{interval: dur(250 * time.Millisecond), killOldDelay: dur(1500 * time.Millisecond), readyTimeout: dur(10 * time.Second),
-				autoRestartInterval: dur(2 * time.Minute), command: []string{"w"}}},
+			options{cfg: starter.Config{Interval: 250 * time.Millisecond, ReadyTimeout: 10 * time.Second, Command: []string{"w"}},
+				killOldDelay: dur(1500 * time.Millisecond), autoRestartInterval: dur(2 * time.Minute)}},
 		{"kill-timeout may be negative, in either form", []string{"--kill-timeout", "-1", "--", "w"},
-			options{killTimeout: dur(-time.Second), command: []string{"w"}}},
+			options{cfg: starter.Config{KillTimeout: -time.Second, Command: []string{"w"}}}},
+		// Config's zero means "the default": an explicit 0 is another value.
+		{"zero durations", []string{"--interval=0", "--kill-timeout=0", "--probation=0", "--ready-timeout=0", "--kill-old-delay=0", "--", "w"},
+			options{cfg: starter.Config{Interval: time.Nanosecond, KillTimeout: -1, Probation: -1, Command: []string{"w"}}, killOldDelay: dur(0)}},
 		{"strings", []string{"--signal-on-hup=USR1", "--signal-on-term", "INT", "--dir=/d", "--envdir", "/e", "--status-file=s", "--log-file", "|cat", "--backlog=64", "--", "w"},
-			options{signalOnHUP: "USR1", signalOnTERM: "INT", dir: "/d", envDir: "/e", envDirGiven: true, statusFile: "s", logFile: "|cat",
-				backlog: func() *int { n := 64; return &n }(), command: []string{"w"}}},
+			options{cfg: starter.Config{SignalOnHUP: syscall.SIGUSR1, SignalOnTERM: syscall.SIGINT, Dir: "/d", StatusFile: "s", Backlog: 64, Command: []string{"w"}},
+				envDir: "/e", envDirGiven: true, logFile: "|cat"}},
 		{"a value may start with a dash", []string{"--dir", "-weird", "--", "w"},
-			options{dir: "-weird", command: []string{"w"}}},
+			options{cfg: starter.Config{Dir: "-weird", Command: []string{"w"}}}},
 		// Getopt::Long: any case, unambiguous abbreviations (as Perl's
 		// start_server takes them), Perl's options first.
 		{"any case, abbreviations", []string{"--VERSION", "--vers", "-Ver", "--PORT=1", "--pa=/a", "--kill=2", "--kill-t=3", "--sto", "--re", "--ready=4", "--", "w"},
-			options{version: true, ports: []string{"1"}, paths: []string{"/a"}, killOldDelay: dur(2 * time.Second),
-				killTimeout: dur(3 * time.Second), stop: true, restart: true, readyTimeout: dur(4 * time.Second), command: []string{"w"}}},
+			options{version: true, killOldDelay: dur(2 * time.Second), stop: true, restart: true,
+				cfg: starter.Config{Ports: []string{"1"}, Paths: []string{"/a"}, KillTimeout: 3 * time.Second, ReadyTimeout: 4 * time.Second, Command: []string{"w"}}}},
 		{"path-mode in octal", []string{"--path-mode=0660", "--", "w"},
-			options{pathMode: func() *os.FileMode { m := os.FileMode(0o660); return &m }(), command: []string{"w"}}},
+			options{cfg: starter.Config{PathMode: 0o660, Command: []string{"w"}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -83,6 +88,7 @@ func TestParseArgsErrors(t *testing.T) {
 		{"ambiguous abbreviation", []string{"--s=1", "--", "w"}, "option --s is ambiguous (--signal-on-hup, --signal-on-term, --status-file, --stop)"},
 		{"path-mode not octal", []string{"--path-mode=rw", "--", "w"}, `option --path-mode: "rw" is not a permission in octal from 1 to 0777 (such as 0660)`},
 		{"path-mode zero", []string{"--path-mode=0", "--", "w"}, `option --path-mode: "0" is not a permission in octal from 1 to 0777 (such as 0660)`},
+		{"unknown signal", []string{"--signal-on-hup=NOPE", "--", "w"}, `option --signal-on-hup: unknown signal "NOPE" (use a name such as TERM, SIGUSR1 or hup)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -211,22 +217,4 @@ func TestBuildConfigFields(t *testing.T) {
 	assert.Equal(t, 5*time.Second, cfg.ReadyTimeout)
 	assert.Equal(t, time.Duration(-1), cfg.KillTimeout, "--kill-timeout=0 means never")
 	assert.Equal(t, time.Duration(-1), cfg.Probation, "--probation=0 means none, not the 1s default")
-}
-
-func TestBuildConfigErrors(t *testing.T) {
-	tests := []struct {
-		args []string
-		want string
-	}{
-		{[]string{"--signal-on-hup=NOPE", "--", "w"}, "--signal-on-hup"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.want, func(t *testing.T) {
-			o, err := parseArgs(tt.args)
-			require.NoError(t, err)
-			_, err = buildConfig(o, func(string) string { return "" })
-			require.ErrorContains(t, err, tt.want)
-			assert.ErrorAs(t, err, new(usageError))
-		})
-	}
 }

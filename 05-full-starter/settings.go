@@ -1,7 +1,6 @@
 package main
 
 import (
-	"syscall"
 	"time"
 
 	"hotdeploy/05-full-starter/starter"
@@ -21,62 +20,20 @@ const (
 	defaultKillOldDelayAuto = 5 * time.Second // --kill-old-delay with --enable-auto-restart
 )
 
-// buildConfig turns the parsed command line into a starter.Config. It
-// checks only what it converts (signal names, the timings); the Config as a
-// whole is checked by starter.Validate.
+// buildConfig is the starter.Config the command line asks for: o.cfg, plus
+// the settings that environment variables and the envdir may give — EnvDir,
+// AutoRestart, AutoRestartInterval, KillOldDelay. It checks only what it
+// converts; the Config as a whole is checked by starter.Validate. It reads
+// the envdir and does not block otherwise. getenv is os.Getenv in
+// production.
 //
 // Precedence, as measured on Perl's start_server 0.35 (whose code sets these
 // environment variables from the options before reading the envdir): a
 // command-line option beats the environment variable of the same meaning
 // (ENVDIR, ENABLE_AUTO_RESTART, AUTO_RESTART_INTERVAL, KILL_OLD_DELAY),
 // which beats the default; and a file of that name in the envdir beats both.
-// getenv is os.Getenv in production.
 func buildConfig(o *options, getenv func(string) string) (starter.Config, error) {
-	cfg := starter.Config{
-		Ports:   o.ports,
-		Paths:   o.paths,
-		Command: o.command,
-		Dir:     o.dir,
-
-		ListenFDs: o.listenFDs,
-	}
-	for _, s := range []struct {
-		opt, value string
-		dst        *syscall.Signal
-	}{
-		{"--signal-on-hup", o.signalOnHUP, &cfg.SignalOnHUP},
-		{"--signal-on-term", o.signalOnTERM, &cfg.SignalOnTERM},
-	} {
-		if s.value == "" {
-			continue
-		}
-		sig, err := starter.ParseSignal(s.value)
-		if err != nil {
-			return cfg, usagef("%s: %w", s.opt, err)
-		}
-		*s.dst = sig
-	}
-
-	if err := applyTimings(o, getenv, &cfg); err != nil {
-		return cfg, err
-	}
-	if o.backlog != nil {
-		cfg.Backlog = *o.backlog
-	}
-	if o.pathMode != nil {
-		cfg.PathMode = *o.pathMode
-	}
-	cfg.PIDFile, cfg.StatusFile = o.pidFile, o.statusFile
-	return cfg, nil
-}
-
-// applyTimings sets the fields of cfg that decide how long the supervisor
-// waits — AutoRestart, AutoRestartInterval, KillOldDelay, Interval,
-// ReadyTimeout, Probation, KillTimeout, and EnvDir, whose files count too — from the
-// options, the environment variables and the envdir, with the precedence
-// described at buildConfig. It reads the envdir and does not block
-// otherwise.
-func applyTimings(o *options, getenv func(string) string, cfg *starter.Config) error {
+	cfg := o.cfg
 	// Environment variables, unless the option was given.
 	env := map[string]string{}
 	for _, k := range []string{envEnvDir, envEnableAutoRestart, envAutoRestartInterval, envKillOldDelay} {
@@ -111,44 +68,20 @@ func applyTimings(o *options, getenv func(string) string, cfg *starter.Config) e
 	if v, ok := env[envAutoRestartInterval]; ok && cfg.AutoRestart {
 		d, err := parseSeconds(v, false)
 		if err != nil {
-			return usagef("%s: %w", envAutoRestartInterval, err)
+			return cfg, usagef("%s: %w", envAutoRestartInterval, err)
 		}
 		cfg.AutoRestartInterval = d
 	}
 	if v, ok := env[envKillOldDelay]; ok {
 		d, err := parseSeconds(v, false)
 		if err != nil {
-			return usagef("%s: %w", envKillOldDelay, err)
+			return cfg, usagef("%s: %w", envKillOldDelay, err)
 		}
 		cfg.KillOldDelay = d
 	} else if cfg.AutoRestart {
 		cfg.KillOldDelay = defaultKillOldDelayAuto
 	}
-
-	if o.interval != nil {
-		cfg.Interval = *o.interval
-		if cfg.Interval == 0 {
-			// Config's zero means "the default, 1s"; --interval=0 means
-			// "do not wait", which the smallest positive duration says.
-			cfg.Interval = time.Nanosecond
-		}
-	}
-	if o.readyTimeout != nil {
-		cfg.ReadyTimeout = *o.readyTimeout
-	}
-	if o.probation != nil {
-		cfg.Probation = *o.probation
-		if cfg.Probation == 0 {
-			cfg.Probation = -1 // --probation=0: none (Config's zero is the default)
-		}
-	}
-	if o.killTimeout != nil {
-		cfg.KillTimeout = *o.killTimeout
-		if cfg.KillTimeout == 0 {
-			cfg.KillTimeout = -1 // --kill-timeout=0: never, like a negative value
-		}
-	}
-	return nil
+	return cfg, nil
 }
 
 // perlTrue is Perl's truth for a string: anything but "" and "0".
