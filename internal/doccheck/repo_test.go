@@ -172,3 +172,104 @@ func checkPatch(root, path string) error {
 	}
 	return nil
 }
+
+// TestReadingTheCodeSizes fails when a line count the docs give for one of
+// 05's files is not what `wc -l` says now: the 05 README's command-line row
+// and its "Reading the code" table (with the package total), and the
+// walkthrough's stage 05 section, in both languages.
+func TestReadingTheCodeSizes(t *testing.T) {
+	root := repoRoot(t)
+	lines := func(rel string) int { // a file, or the non-test .go files of a directory
+		files := []string{filepath.Join(root, rel)}
+		if strings.HasSuffix(rel, "/") {
+			files, _ = filepath.Glob(filepath.Join(root, rel, "*.go"))
+		}
+		n := 0
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n += strings.Count(string(data), "\n")
+		}
+		return n
+	}
+	check := func(doc, what string, got int, file string) {
+		if want := lines(file); got != want {
+			t.Errorf("%s: says %s has %d lines; `wc -l` says %d", doc, what, got, want)
+		}
+	}
+	name := regexp.MustCompile("`([a-z_]+\\.go|systemd/)`")
+	inline := regexp.MustCompile("`([a-z_]+\\.go)` ?[(（](\\d+)")
+	sizes := regexp.MustCompile(`^ [\d、, /]+ $`) // "228, 207", "9/23"
+	total := regexp.MustCompile(`(\d+) (?:lines without tests|行あります)`)
+	for _, doc := range []string{"05-full-starter/README.md", "05-full-starter/README.ja.md"} {
+		text, err := os.ReadFile(filepath.Join(root, doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows := 0
+		for _, line := range strings.Split(string(text), "\n") {
+			cells := strings.Split(line, "|")
+			switch {
+			case strings.HasPrefix(line, "| `05-full-starter/*.go` |"):
+				for _, m := range inline.FindAllStringSubmatch(line, -1) {
+					n, _ := strconv.Atoi(m[2])
+					check(doc, m[1], n, "05-full-starter/"+m[1])
+					rows++
+				}
+			case len(cells) == 5 && name.MatchString(cells[1]) && sizes.MatchString(cells[2]):
+				files := name.FindAllStringSubmatch(cells[1], -1)
+				nums := regexp.MustCompile(`\d+`).FindAllString(cells[2], -1)
+				if len(files) != len(nums) {
+					t.Errorf("%s: %d files but %d line counts in %q", doc, len(files), len(nums), line)
+					continue
+				}
+				for i, f := range files {
+					n, _ := strconv.Atoi(nums[i])
+					check(doc, f[1], n, "05-full-starter/starter/"+f[1])
+					rows++
+				}
+			}
+		}
+		if rows < 20 {
+			t.Errorf("%s: found %d file sizes; the command-line row or the Reading the code table moved?", doc, rows)
+		}
+		m := total.FindStringSubmatch(string(text))
+		if m == nil {
+			t.Errorf("%s: no package total (\"N lines without tests\")", doc)
+			continue
+		}
+		n, _ := strconv.Atoi(m[1])
+		var sum int
+		files, _ := filepath.Glob(filepath.Join(root, "05-full-starter/starter/*.go"))
+		for _, f := range files {
+			if !strings.HasSuffix(f, "_test.go") {
+				rel, _ := filepath.Rel(root, f)
+				sum += lines(rel)
+			}
+		}
+		if n != sum {
+			t.Errorf("%s: says package starter has %d lines without tests; it has %d", doc, n, sum)
+		}
+	}
+	for _, doc := range []string{"docs/walkthrough.md", "docs/walkthrough.ja.md"} {
+		text, err := os.ReadFile(filepath.Join(root, doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, stage05, _ := strings.Cut(string(text), "05-full-starter/README")
+		stage05, _, _ = strings.Cut(stage05, "\n## ")
+		ms := inline.FindAllStringSubmatch(stage05, -1)
+		if len(ms) < 5 {
+			t.Errorf("%s: found %d file sizes in stage 05's section", doc, len(ms))
+		}
+		for _, m := range ms {
+			n, _ := strconv.Atoi(m[2])
+			check(doc, m[1], n, "05-full-starter/starter/"+m[1])
+		}
+	}
+}
