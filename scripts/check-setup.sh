@@ -98,6 +98,9 @@ if have go; then
 		miss "$(t "build: go build ./01-signals failed (module download blocked? try 'go mod download'):" "ビルド: go build ./01-signals が失敗しました（モジュールのダウンロードが遮られている？ 'go mod download' を試してください）:")"
 		sed 's/^/         /' "$tmp/build.log"
 	else
+		# Created before the server starts: the redirect below is done by the
+		# background job, which the loop reading the file may outrun.
+		: >"$tmp/out"
 		"$tmp/s01" -addr 127.0.0.1:0 >"$tmp/out" 2>&1 &
 		pid=$!
 		addr=""
