@@ -21,28 +21,31 @@
 //	validate.go  what is refused before anything is bound or started
 //	config.go, os.go, signals.go, strayfds.go: the Config, the OS seam, signal names, stray fds
 //
-// One HUP with the defaults and a worker that says READY=1, as the loop
-// handles it (the log lines are in quotes):
+// One HUP with the defaults (config.go: Probation 1s, KillOldDelay 0,
+// KillTimeout 30s, SignalOnHUP TERM) and a worker that says READY=1, as
+// the loop handles it (the log lines are in quotes):
 //
 //  1. loop receives SIGHUP from sigC and calls onSignal → restart →
 //     startWorker: "received HUP, spawning a new worker".
-//  2. startWorker calls launcher.start (worker.go): the envdir is read, a
+//  2. startWorker calls s.os.start, which is launcher.start (worker.go; the
+//     OS seam, os.go, lets tests put fakes there): the envdir is read, a
 //     NOTIFY_SOCKET made (readiness.listen), the environment built
 //     (workerEnv), and the worker started with the sockets on fds 3, 4, …;
 //     a goroutine waits for it. The worker is pending, stStarting:
 //     "starting new worker PID".
 //  3. The worker sends READY=1; readiness's goroutine passes it to the loop
-//     (notifyC), and onNotify puts it on probation (stProbation): "new worker
-//     PID is ready (READY=1 after …); the old generation is signalled after a
-//     probation of 1s". Both serve now.
+//     (its eventC is the loop's notifyC), and onNotify puts it on probation
+//     (stProbation): "new worker PID is ready (READY=1 after …); the old
+//     generation is signalled after a probation of 1s". Both serve now.
 //  4. The probation's deadline fires (nextDeadline, onTimer) and promote
 //     makes the new worker current and the old one stOld, with signalAt =
 //     now + KillOldDelay: "new worker is now running, sending TERM to old
 //     workers:PID". With KillOldDelay 0, promote's call of signalDueOld
 //     sends the SIGTERM at once ("killing old workers"); signal starts the
 //     old worker's KillTimeout (stSignalled, SIGKILL at killAt).
-//  5. The old worker drains and exits; its goroutine sends the exit on exitC
-//     and onExit removes it: "old worker PID died, status:0".
+//  5. The old worker drains (package listener) and says STOPPING=1 ("worker
+//     PID is stopping", onNotify), then exits; its goroutine sends the exit
+//     on exitC and onExit removes it: "old worker PID died, status:0".
 //
 // In 04's master the same happens in one select: SIGHUP → startWorker, then
 // stop(current) at once; exitC → delete from live; killC → SIGKILL. What 05

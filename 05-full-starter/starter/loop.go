@@ -16,6 +16,7 @@ import (
 // wstate is where a worker is in its life (docs/sequence.md draws it):
 //
 //	starting ──READY=1 (nothing older runs, or no probation), or alive at judgeAt──▶ current
+//	starting ──judgeAt with ReadyTimeout (no READY=1 in time): a failed start──▶ signalled
 //	starting ──READY=1──▶ probation ──alive at probationEnd──▶ current
 //	current ──a newer one became current──▶ old ──signalAt──▶ signalled ──killAt──▶ SIGKILL
 //

@@ -63,6 +63,6 @@ type osSeam struct {
 	// now is the clock.
 	now func() time.Time
 	// notifyUp sends an sd_notify message to the starter's own supervisor
-	// (upstream.send); nil sends nothing.
+	// (systemd.Upstream.Send); nil sends nothing.
 	notifyUp func(msg string)
 }

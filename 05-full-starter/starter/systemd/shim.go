@@ -14,9 +14,8 @@ import (
 // code between fork and exec. So with --listen-fds the starter starts its
 // own executable as ShimName, with the worker's fds, directory and
 // environment in place; the shim adds LISTEN_PID=<its own pid> and execs
-// the worker, which keeps the pid. It is an ordinary child: nothing is
-// parked or traced. If its exec fails, it says why and exits 127, which
-// the starter reports as a worker that failed to start.
+// the worker, which keeps the pid. If its exec fails, it says why and
+// exits 127, which the starter reports as a worker that failed to start.
 
 // ShimName is the exec shim's argv[0]: a program that imports this package,
 // started under that name, is the shim (see init).
