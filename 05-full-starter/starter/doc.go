@@ -21,15 +21,16 @@
 //	validate.go  what is refused before anything is bound or started
 //	config.go, os.go, signals.go, strayfds.go: the Config, the OS seam, signal names, stray fds
 //
-// One HUP with the defaults (config.go: Probation 1s, KillOldDelay 0,
-// KillTimeout 30s, SignalOnHUP TERM) and a worker that says READY=1, as
-// the loop handles it (the log lines are in quotes):
+// One HUP with the defaults (config.go: Interval 1s, ReadyTimeout 0,
+// Probation 1s, KillOldDelay 0, KillTimeout 30s, SignalOnHUP TERM) and a
+// worker that says READY=1 within the Interval (later, the Interval has
+// made it current already), as the loop handles it (log lines in quotes):
 //
 //  1. loop receives SIGHUP from sigC and calls onSignal → restart →
 //     startWorker: "received HUP, spawning a new worker".
 //  2. startWorker calls s.os.start, which is launcher.start (worker.go; the
-//     OS seam, os.go, lets tests put fakes there): the envdir is read, a
-//     NOTIFY_SOCKET made (readiness.listen), the environment built
+//     OS seam, os.go, lets tests put fakes there): the envdir, if any, is
+//     re-read, a NOTIFY_SOCKET made (readiness.listen), the environment built
 //     (workerEnv), and the worker started with the sockets on fds 3, 4, …;
 //     a goroutine waits for it. The worker is pending, stStarting:
 //     "starting new worker PID".
@@ -43,9 +44,10 @@
 //     workers:PID". With KillOldDelay 0, promote's call of signalDueOld
 //     sends the SIGTERM at once ("killing old workers"); signal starts the
 //     old worker's KillTimeout (stSignalled, SIGKILL at killAt).
-//  5. The old worker drains (package listener) and says STOPPING=1 ("worker
-//     PID is stopping", onNotify), then exits; its goroutine sends the exit
-//     on exitC and onExit removes it: "old worker PID died, status:0".
+//  5. The old worker says STOPPING=1 as it starts draining ("worker PID is
+//     stopping", onNotify), drains (listener.Serve) and exits; its goroutine
+//     sends the exit on exitC and onExit removes it: "old worker PID died,
+//     status:0".
 //
 // In 04's master the same happens in one select: SIGHUP → startWorker, then
 // stop(current) at once; exitC → delete from live; killC → SIGKILL. What 05
@@ -62,7 +64,7 @@
 //     never blocks, and tests drive it with a fake clock (os.go,
 //     loop_test.go).
 //
-// System calls go through golang.org/x/sys/unix; package syscall appears
-// only for the types the standard library takes (syscall.Signal,
+// System calls go through golang.org/x/sys/unix; in this package, syscall
+// appears only for the types the standard library takes (syscall.Signal,
 // syscall.WaitStatus, syscall.ForkLock).
 package starter
