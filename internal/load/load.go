@@ -134,16 +134,25 @@ func Start(cfg Config) (*Run, error) {
 			r.client()
 		}()
 	}
-	timer := time.AfterFunc(cfg.MaxDuration, r.halt)
-	go func() {
-		wg.Wait()
-		timer.Stop()
+	afterClients(&wg, cfg.MaxDuration, r.halt, func() {
 		r.mu.Lock()
 		r.end = time.Now()
 		r.mu.Unlock()
 		close(r.doneC)
-	}()
+	})
 	return r, nil
+}
+
+// afterClients bounds a run: halt is called after maxDuration unless every
+// client (counted in wg) has returned first; done is called, in a goroutine
+// of its own, once they all have. It does not block.
+func afterClients(wg *sync.WaitGroup, maxDuration time.Duration, halt, done func()) {
+	timer := time.AfterFunc(maxDuration, halt)
+	go func() {
+		wg.Wait()
+		timer.Stop()
+		done()
+	}()
 }
 
 // CheckLoopback returns an error unless addr is host:port with a loopback

@@ -238,15 +238,12 @@ func StartStreams(cfg StreamConfig) (*StreamRun, error) {
 			}
 		}()
 	}
-	timer := time.AfterFunc(cfg.MaxDuration, r.halt)
-	go func() {
-		wg.Wait()
-		timer.Stop()
+	afterClients(&wg, cfg.MaxDuration, r.halt, func() {
 		r.mu.Lock()
 		r.end = time.Now()
 		r.mu.Unlock()
 		close(r.doneC)
-	}()
+	})
 	return r, nil
 }
 
@@ -322,10 +319,18 @@ func (r *StreamRun) proto(p Proto) *ProtoReport {
 	return &r.sse
 }
 
-// opened records a connection of p to (pid, gen) that took connect to
-// open, after a gap of reconnect (0: the client's first connection). It
-// returns the generation it counts for.
-func (r *StreamRun) opened(p Proto, pid, gen int, connect, reconnect time.Duration) int {
+// opened records a connection of p that was dialled at begin and is open
+// now, to the worker its response headers h name; lastEnd is when the
+// client's previous connection ended (zero: this is its first). It returns
+// the generation the connection counts for.
+func (r *StreamRun) opened(p Proto, h http.Header, begin, lastEnd time.Time) int {
+	now := time.Now()
+	pid, gen := headerInts(h)
+	connect := now.Sub(begin)
+	var reconnect time.Duration
+	if !lastEnd.IsZero() {
+		reconnect = now.Sub(lastEnd)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.cfg.Generation != nil {
@@ -488,13 +493,7 @@ func (r *StreamRun) wsClient(id int) {
 			}
 			continue
 		}
-		now := time.Now()
-		pid, hgen := headerInts(resp.Header)
-		var gap time.Duration
-		if !lastEnd.IsZero() {
-			gap = now.Sub(lastEnd)
-		}
-		gen := r.opened(WS, pid, hgen, now.Sub(begin), gap)
+		gen := r.opened(WS, resp.Header, begin, lastEnd)
 		how := r.wsConn(c, id, p)
 		lastEnd = time.Now()
 		r.closed(WS, gen, how)
@@ -691,13 +690,7 @@ func (r *StreamRun) sseClient() {
 			}
 			continue
 		}
-		now := time.Now()
-		pid, hgen := headerInts(resp.Header)
-		var gap time.Duration
-		if !lastEnd.IsZero() {
-			gap = now.Sub(lastEnd)
-		}
-		gen := r.opened(SSE, pid, hgen, now.Sub(begin), gap)
+		gen := r.opened(SSE, resp.Header, begin, lastEnd)
 		stop := context.AfterFunc(r.stopCtx, func() { conn.Close() })
 		var how func(*ProtoReport)
 		how, retry, lastID, highest = r.sseRead(resp.Body, retry, lastID, highest)
