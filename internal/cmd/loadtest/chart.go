@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"image/color"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -49,34 +51,12 @@ func drawChart(res result, file string) error {
 	}
 	rep := res.report
 	var err error
-	top := plot.New()
-	plural := "s"
-	if res.restarts == 1 {
-		plural = ""
-	}
-	top.Title.Text = fmt.Sprintf("%s, %d clients: %d restart%s, %d requests, %d failed", res.title, res.clients, res.restarts, plural, rep.Sent, rep.Failed())
-	top.Y.Label.Text = fmt.Sprintf("OK responses per %v", bin)
-	bottom := plot.New()
-	bottom.Y.Label.Text = fmt.Sprintf("errors per %v", bin)
-	bottom.X.Label.Text = "seconds since the load started (dashed: restart signal, dotted: old worker exited)"
-	for _, p := range []*plot.Plot{top, bottom} {
-		style(p)
-		p.X.Min, p.X.Max = 0, (time.Duration(bins) * bin).Seconds()
-	}
+	top, bottom := panels(fmt.Sprintf("%s, %d clients: %s, %d requests, %d failed", res.title, res.clients, restartsText(res.restarts), rep.Sent, rep.Failed()),
+		fmt.Sprintf("OK responses per %v", bin), fmt.Sprintf("errors per %v", bin), bin, bins)
 
 	// Responses, stacked by generation: draw the running sums from the
 	// top down, each filled with its generation's colour.
-	gens := map[int]bool{}
-	for _, s := range res.samples {
-		for g := range s.byGen {
-			gens[g] = true
-		}
-	}
-	order := make([]int, 0, len(gens))
-	for g := range gens {
-		order = append(order, g)
-	}
-	sort.Ints(order)
+	order := generations(res.samples, func(s sample) map[int]int { return s.byGen })
 	okStack := stack(res.samples, bin, bins, len(order), func(s sample, i int) int { return s.byGen[order[i]] })
 	legend := make([]*plotter.Line, len(order))
 	for i := len(order) - 1; i >= 0; i-- {
@@ -111,6 +91,41 @@ func drawChart(res result, file string) error {
 		return err
 	}
 	return save([][]*plot.Plot{{top}, {bottom}}, file)
+}
+
+// panels returns a chart's two plots, styled, their x axis over bins of
+// bin: the top one with title and y label topY, the bottom one with y label
+// bottomY and the time axis's label.
+func panels(title, topY, bottomY string, bin time.Duration, bins int) (top, bottom *plot.Plot) {
+	top, bottom = plot.New(), plot.New()
+	top.Title.Text, top.Y.Label.Text = title, topY
+	bottom.Y.Label.Text = bottomY
+	bottom.X.Label.Text = "seconds since the load started (dashed: restart signal, dotted: old worker exited)"
+	for _, p := range []*plot.Plot{top, bottom} {
+		style(p)
+		p.X.Min, p.X.Max = 0, (time.Duration(bins) * bin).Seconds()
+	}
+	return top, bottom
+}
+
+// restartsText is "1 restart" or "N restarts".
+func restartsText(n int) string {
+	if n == 1 {
+		return "1 restart"
+	}
+	return fmt.Sprintf("%d restarts", n)
+}
+
+// generations lists, in order, the generations that m has a key for in
+// any of the samples.
+func generations(samples []sample, m func(sample) map[int]int) []int {
+	seen := map[int]bool{}
+	for _, s := range samples {
+		for g := range m(s) {
+			seen[g] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
 }
 
 // style sets fonts and sizes that a room can read.

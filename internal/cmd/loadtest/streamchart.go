@@ -32,32 +32,9 @@ func drawStreamChart(res result, file string) error {
 	for _, n := range fails {
 		total += n
 	}
-	top := plot.New()
-	plural := "s"
-	if res.restarts == 1 {
-		plural = ""
-	}
-	top.Title.Text = fmt.Sprintf("%s: %d restart%s, %d connections, %d failures", res.title, res.restarts, plural,
-		rep.WS.Connects+rep.SSE.Connects, total)
-	top.Y.Label.Text = "connections open"
-	bottom := plot.New()
-	bottom.Y.Label.Text = fmt.Sprintf("failures per %v", bin)
-	bottom.X.Label.Text = "seconds since the load started (dashed: restart signal, dotted: old worker exited)"
-	for _, p := range []*plot.Plot{top, bottom} {
-		style(p)
-		p.X.Min, p.X.Max = 0, (time.Duration(bins) * bin).Seconds()
-	}
-	gens := map[int]bool{}
-	for _, s := range res.samples {
-		for g := range s.open {
-			gens[g] = true
-		}
-	}
-	order := make([]int, 0, len(gens))
-	for g := range gens {
-		order = append(order, g)
-	}
-	sort.Ints(order)
+	top, bottom := panels(fmt.Sprintf("%s: %s, %d connections, %d failures", res.title, restartsText(res.restarts), rep.WS.Connects+rep.SSE.Connects, total),
+		"connections open", fmt.Sprintf("failures per %v", bin), bin, bins)
+	order := generations(res.samples, func(s sample) map[int]int { return s.open })
 	// The gauge at the end of each bin, stacked.
 	openStack := make([]plotter.XYs, len(order))
 	for i := range openStack {
