@@ -175,10 +175,9 @@ func TestFailedStartKeepsTheOldWorker(t *testing.T) {
 	assert.Zero(t, rep.Failed(), "after a SIGHUP whose new worker could not start, the old worker (pid %s) "+
 		"must go on answering; errors: %v. Check the order in the SIGHUP case: start the new worker first; "+
 		"if that fails, log it and keep the old one (do not stop it)", first, rep.Errors)
-	if rep.OK > 0 {
-		assert.Equal(t, []int{atoi(first)}, keys(rep.ByPID), "who answered: only the old worker runs. Check "+
-			"that the SIGHUP case starts nothing else when startWorker fails")
-	}
+	require.Positive(t, rep.OK, "no request was answered after the failed SIGHUP")
+	assert.Equal(t, []int{atoi(first)}, keys(rep.ByPID), "who answered: only the old worker runs. Check "+
+		"that the SIGHUP case starts nothing else when startWorker fails")
 }
 
 func keys(m map[int]int) []int {

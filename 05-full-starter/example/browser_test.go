@@ -56,9 +56,7 @@ func TestLivePageAcrossRestart(t *testing.T) {
 	if browser == "" {
 		t.Skip("no Chromium found (Debian: apt-get install chromium); the page is tested in a real browser only")
 	}
-	p, addr, pid1 := startOnFreePort(t, listeningRe, func(port int) []string {
-		return []string{starterBin, fmt.Sprintf("--port=127.0.0.1:%d", port), "--probation=0", "--", binV1}
-	})
+	p, addr, pid1 := startStarter(t, "--probation=0", "--", binV1)
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(browser),

@@ -36,7 +36,23 @@ type clientLog struct {
 	mu      sync.Mutex
 	current int // generation of the connection open now (0: none)
 	ends    []connEnd
-	lost    []string // protocol errors: a duplicate echo, an id gap…
+	lost    []string    // protocol errors: a duplicate echo, an id gap…
+	got     map[int]int // messages received (echoes, events) per generation
+}
+
+func (l *clientLog) received(gen int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.got == nil {
+		l.got = map[int]int{}
+	}
+	l.got[gen]++
+}
+
+func (l *clientLog) gotOn(gen int) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.got[gen]
 }
 
 func (l *clientLog) connected(gen int) {
@@ -122,6 +138,7 @@ func wsClient(ctx context.Context, addr, name string, l *clientLog) []string {
 				if i < 0 {
 					l.fail("%s: echo of %q, not sent or already echoed", name, msg)
 				}
+				l.received(gen)
 			}
 		}()
 		tick := time.NewTicker(10 * time.Millisecond)
@@ -205,6 +222,7 @@ func sseClient(ctx context.Context, addr, name string, l *clientLog) int {
 				if want := fmt.Sprintf("data: %d %d ", e.gen, e.pid); !strings.HasPrefix(line, want) {
 					l.fail("%s: %q, want it to start with %q", name, line, want)
 				}
+				l.received(e.gen)
 			case strings.HasPrefix(line, "retry: "):
 				sawRetry = true
 			}
@@ -252,9 +270,7 @@ func oneOrMorePerGen(restarts int) []int {
 // end.
 func TestLongLivedAcrossRestarts(t *testing.T) {
 	const nWS, nSSE, restarts = 20, 20, 2
-	p, addr, pid := startOnFreePort(t, listeningRe, func(port int) []string {
-		return []string{starterBin, fmt.Sprintf("--port=127.0.0.1:%d", port), "--probation=0", "--", binV1, "-drain", "10s"}
-	})
+	p, addr, pid := startStarter(t, "--probation=0", "--", binV1, "-drain", "10s")
 	require.NoError(t, load.CheckLoopback(addr))
 
 	ctx, stopClients := context.WithCancel(context.Background())
@@ -301,9 +317,22 @@ func TestLongLivedAcrossRestarts(t *testing.T) {
 		}
 	}
 
+	// waitTraffic waits until every client has received at least 5
+	// messages from generation gen: the restart comes in mid-conversation.
+	waitTraffic := func(gen int) {
+		t.Helper()
+		deadline := time.Now().Add(proc.ReadyTimeout)
+		for i, l := range all {
+			for l.gotOn(gen) < 5 && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
+			require.GreaterOrEqual(t, l.gotOn(gen), 5, "client %d: messages from generation %d", i, gen)
+		}
+	}
+
 	waitAllOn(1)
 	for gen := 2; gen <= restarts+1; gen++ {
-		time.Sleep(100 * time.Millisecond) // some traffic on this generation
+		waitTraffic(gen - 1)
 		old := pid
 		p.SignalT(t, syscall.SIGHUP)
 		m := p.WaitMatchesT(t, listeningRe, gen)
@@ -360,10 +389,7 @@ func TestLongLivedAcrossRestarts(t *testing.T) {
 // connections exits at once: the later clients see 1006.)
 func TestCloseSpreadWebSockets(t *testing.T) {
 	const n, spread = 10, 400 * time.Millisecond
-	p, addr, old := startOnFreePort(t, listeningRe, func(port int) []string {
-		return []string{starterBin, fmt.Sprintf("--port=127.0.0.1:%d", port), "--probation=0", "--",
-			binV1, "-drain", "10s", "-close-spread", spread.String()}
-	})
+	p, addr, old := startStarter(t, "--probation=0", "--", binV1, "-drain", "10s", "-close-spread", spread.String())
 	ctx, stopClients := context.WithCancel(context.Background())
 	defer stopClients()
 	var wg sync.WaitGroup
@@ -376,12 +402,15 @@ func TestCloseSpreadWebSockets(t *testing.T) {
 			wsClient(ctx, addr, fmt.Sprintf("ws%d", i), logs[i])
 		}()
 	}
-	for _, l := range logs {
-		for deadline := time.Now().Add(proc.ReadyTimeout); l.on() != 1 && time.Now().Before(deadline); {
+	deadline := time.Now().Add(proc.ReadyTimeout)
+	for i, l := range logs {
+		for l.on() != 1 && time.Now().Before(deadline) {
 			time.Sleep(5 * time.Millisecond)
 		}
+		require.Equal(t, 1, l.on(), "ws%d is not on generation 1 after %v", i, proc.ReadyTimeout)
 	}
 	p.SignalT(t, syscall.SIGHUP)
+	p.WaitMatchesT(t, listeningRe, 2) // the new worker listens
 	p.WaitLineT(t, fmt.Sprintf(`^old worker %d died, status:0$`, old))
 	gone := time.Now()
 	stopClients()
@@ -415,11 +444,14 @@ func TestLongLivedEndpoints(t *testing.T) {
 	p := proc.StartT(t, binV1, "-addr", "127.0.0.1:0")
 	m := p.WaitLineT(t, listeningRe)
 	addr, pid := m[1], m[2]
+	// Every request, read and dial below ends within this.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
 
 	for _, bad := range []struct{ path, lastID string }{
 		{"/events?ms=0", ""}, {"/events?ms=60001", ""}, {"/events?ms=x", ""}, {"/events", "x"}, {"/events", "-1"},
 	} {
-		req, err := http.NewRequest("GET", "http://"+addr+bad.path, nil)
+		req, err := http.NewRequestWithContext(ctx, "GET", "http://"+addr+bad.path, nil)
 		require.NoError(t, err)
 		req.Header.Set("Last-Event-ID", bad.lastID)
 		resp, err := http.DefaultClient.Do(req)
@@ -428,7 +460,7 @@ func TestLongLivedEndpoints(t *testing.T) {
 		assert.Equal(t, http.StatusBadRequest, resp.StatusCode, "%+v", bad)
 	}
 
-	req, err := http.NewRequest("GET", "http://"+addr+"/events?ms=5", nil)
+	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+addr+"/events?ms=5", nil)
 	require.NoError(t, err)
 	req.Header.Set("Last-Event-ID", "41")
 	resp, err := http.DefaultClient.Do(req)
@@ -445,14 +477,14 @@ func TestLongLivedEndpoints(t *testing.T) {
 	want := "data: 0 " + pid + " v1\n"
 	assert.Equal(t, []string{"id: 42\n", want, "\n", "id: 43\n", want, "\n"}, got)
 
-	c, _, err := websocket.Dial(context.Background(), "ws://"+addr+"/ws?hello=1", nil)
+	c, _, err := websocket.Dial(ctx, "ws://"+addr+"/ws?hello=1", nil)
 	require.NoError(t, err)
 	defer c.CloseNow()
 	for _, want := range []string{"hello 0 " + pid + " v1", "héllo, 世界", ""} {
 		if !strings.HasPrefix(want, "hello ") {
-			require.NoError(t, c.Write(context.Background(), websocket.MessageText, []byte(want)))
+			require.NoError(t, c.Write(ctx, websocket.MessageText, []byte(want)))
 		}
-		typ, msg, err := c.Read(context.Background())
+		typ, msg, err := c.Read(ctx)
 		require.NoError(t, err)
 		assert.Equal(t, websocket.MessageText, typ)
 		assert.Equal(t, want, string(msg))

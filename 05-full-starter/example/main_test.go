@@ -180,6 +180,17 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
+// startStarter starts our start_server on 127.0.0.1:0 (the kernel picks
+// the port) with args after the --port, and waits for the first worker's
+// listening line: it returns the address and the pid that line names.
+func startStarter(t *testing.T, args ...string) (*proc.Process, string, int) {
+	t.Helper()
+	p := proc.StartT(t, starterBin, append([]string{"--port=127.0.0.1:0"}, args...)...)
+	m := p.WaitLineT(t, listeningRe)
+	pid, _ := strconv.Atoi(m[2])
+	return p, m[1], pid
+}
+
 // startOnFreePort starts a starter command built by argv(port) and waits for
 // a line matching re (with the PID as the last submatch, if any); it retries
 // once on a lost port race. It returns the process, the address and the PID.

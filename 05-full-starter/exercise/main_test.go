@@ -124,6 +124,8 @@ func TestWebSocketsAcrossRestart(t *testing.T) {
 	}
 
 	p.SignalT(t, syscall.SIGHUP)
+	ms := p.WaitMatchesT(t, `^listening on (127\.0\.0\.1:\d+) pid=(\d+)$`, 2)
+	require.NotEqual(t, old, ms[1][2], "the HUP started a new worker")
 	var last time.Time
 	for range 3 {
 		r := <-results

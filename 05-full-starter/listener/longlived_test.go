@@ -20,17 +20,18 @@ import (
 // with LongLived unless register is false. It writes "hi\n", and once told
 // to stop waits linger, writes "bye\n", closes, and calls done, recording
 // when. With ignore, it never looks at stop (a handler that does not know
-// about the drain).
+// about the drain). Unregistered, it waits for release instead of stop.
 type hijackServer struct {
 	register, ignore bool
 	linger           time.Duration
+	release          chan struct{}
 
 	mu     sync.Mutex
 	doneAt time.Time
 }
 
 func (h *hijackServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	stop, done := (<-chan struct{})(nil), func() {}
+	stop, done := (<-chan struct{})(h.release), func() {}
 	if h.register {
 		stop, done = LongLived(r)
 	}
@@ -80,7 +81,7 @@ func TestLongLivedHijackedIsWaitedFor(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			require.NoError(t, err)
-			h := &hijackServer{register: register, linger: 300 * time.Millisecond}
+			h := &hijackServer{register: register, linger: 300 * time.Millisecond, release: make(chan struct{})}
 			stop, errC := serving(t, &http.Server{Handler: h}, ln, WithDrainTimeout(20*time.Second))
 			_, br := dialHold(t, ln.Addr().String())
 
@@ -93,6 +94,7 @@ func TestLongLivedHijackedIsWaitedFor(t *testing.T) {
 				h.mu.Lock()
 				assert.True(t, h.doneAt.IsZero(), "Serve returned while the connection was open")
 				h.mu.Unlock()
+				close(h.release) // let the handler end, not outlive the test
 				return
 			}
 			h.mu.Lock()

@@ -186,7 +186,9 @@ func runWrong(absRoot, dir string, w wrongSolution, testBinary func(string) (str
 	for _, f := range w.fails {
 		names = append(names, f.test)
 	}
-	cmd := exec.Command(bin, "-test.v", "-test.count=1", "-test.run", "^("+strings.Join(names, "|")+")$", "-answer")
+	// Run directly, a test binary has no time limit (go test gives one): a
+	// wrong solution that hangs fails here, with its output, not the parent.
+	cmd := exec.Command(bin, "-test.v", "-test.count=1", "-test.timeout=3m", "-test.run", "^("+strings.Join(names, "|")+")$", "-answer")
 	cmd.Dir = filepath.Join(absRoot, w.stage, "exercise") // where go test would run it
 	cmd.Env = append(os.Environ(), "GOFLAGS="+strings.TrimSpace(os.Getenv("GOFLAGS")+" -overlay="+overlay))
 	out, err = cmd.CombinedOutput()
