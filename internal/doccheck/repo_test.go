@@ -273,3 +273,34 @@ func TestReadingTheCodeSizes(t *testing.T) {
 		}
 	}
 }
+
+// TestComparisonTableCopies: the top README shows the comparison with
+// Perl's start_server as a copy of the 05 README's table (whose run is too
+// long for the checker); the copy must be the same, in each language.
+func TestComparisonTableCopies(t *testing.T) {
+	root := repoRoot(t)
+	table := func(doc string) string {
+		text, err := os.ReadFile(filepath.Join(root, doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, rest, ok := strings.Cut(string(text), "\n| measure (median (min–max)) |")
+		if !ok {
+			t.Fatalf("%s: no comparison table", doc)
+		}
+		var rows []string
+		for _, line := range strings.Split("| measure (median (min–max)) |"+rest, "\n") {
+			if !strings.HasPrefix(line, "|") {
+				break
+			}
+			rows = append(rows, line)
+		}
+		return strings.Join(rows, "\n")
+	}
+	for _, lang := range []string{"", ".ja"} {
+		top, stage := "README"+lang+".md", "05-full-starter/README"+lang+".md"
+		if a, b := table(top), table(stage); a != b {
+			t.Errorf("%s: the comparison table is not the one in %s (copy it from there)", top, stage)
+		}
+	}
+}
