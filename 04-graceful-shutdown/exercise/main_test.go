@@ -107,6 +107,29 @@ func TestRequestInFlightCompletes(t *testing.T) {
 	t.Logf("an idle worker exited %v after SIGHUP", time.Since(start).Round(time.Millisecond))
 }
 
+// TestRequestOverTheDrainTimeoutIsCut: a request longer than
+// -drain-timeout is cut by the old worker itself when the timeout is over
+// (Shutdown gives up, Close cuts it), which then exits 0 — not waited for
+// until the master's SIGKILL (-drain-timeout plus 2 s).
+func TestRequestOverTheDrainTimeoutIsCut(t *testing.T) {
+	p, addr, worker := startMaster(t, "-drain-timeout", "2s")
+	slow, err := load.BeginSlow(addr, "/slow?ms=15000", 20*time.Second)
+	require.NoError(t, err)
+	require.Equal(t, worker, slow.PID)
+
+	start := time.Now()
+	p.SignalT(t, syscall.SIGHUP)
+	how, err := exited(t, p, worker, 1, proc.ExitTimeout)
+	require.NoError(t, err)
+	took := time.Since(start).Round(time.Millisecond)
+	assert.Equal(t, "exit status 0", how, "after %v the master killed the old worker: with a request longer "+
+		"than -drain-timeout 2s, the worker must end it itself. Check that drain passes ctx (which ends at the "+
+		"drain timeout) to d.srv.Shutdown, and calls d.srv.Close when Shutdown gives up", took)
+	_, err = slow.Finish(5 * time.Second)
+	assert.Error(t, err, "the 15 s request cannot have completed within the 2 s drain")
+	t.Logf("the old worker exited %v after SIGHUP", took)
+}
+
 // TestIdleKeepAliveClientDoesNotHoldTheDrain: a keep-alive client that made
 // a request and then sends nothing (a browser tab, a load balancer's pool of
 // connections) keeps its connection to the old worker open. "Connection:
@@ -141,6 +164,9 @@ func TestIdleKeepAliveClientDoesNotHoldTheDrain(t *testing.T) {
 		"never closed. Check that drain waits for d.emptyC or timeout/2, whichever comes first, and then "+
 		"calls d.srv.Shutdown(ctx), which closes idle connections", took)
 	t.Logf("the old worker exited %v after SIGHUP", took)
+	assert.Less(t, took, 3*time.Second, "the old worker exited %v after SIGHUP, with -drain-timeout 4s: an idle "+
+		"keep-alive connection must be closed after timeout/2 (2 s), not after the whole timeout. Check the "+
+		"time.After in drain", took)
 	_, err = br.ReadByte()
 	assert.ErrorIs(t, err, io.EOF, "the idle connection is still open after the worker exited. Check that "+
 		"drain calls d.srv.Shutdown, which closes idle connections")

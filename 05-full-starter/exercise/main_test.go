@@ -12,12 +12,18 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -140,4 +146,61 @@ func TestWebSocketsAcrossRestart(t *testing.T) {
 	pid, _ := strconv.Atoi(old)
 	assert.True(t, proc.Exited(pid))
 	assert.Less(t, time.Since(last), 2*time.Second, "the old worker exits once its WebSockets are closed, not at its drain deadline (5 s)")
+}
+
+// TestCloseHandshakeIsAwaited: after its close frame the old worker waits
+// for the client's answer (the close handshake) before it reports the
+// connection done and exits. A raw client reads the 1012 close frame and
+// answers it only after a second: until then the old worker must still run.
+func TestCloseHandshakeIsAwaited(t *testing.T) {
+	p := proc.StartT(t, starterBin, "--port=127.0.0.1:0", "--probation=0", "--", workerBin, "-drain", "8s")
+	m := p.WaitLineT(t, `^listening on (127\.0\.0\.1:\d+) pid=(\d+)$`)
+	addr, old := m[1], m[2]
+
+	conn, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer conn.Close()
+	require.NoError(t, conn.SetDeadline(time.Now().Add(30*time.Second)))
+	_, err = io.WriteString(conn, "GET /ws HTTP/1.1\r\nHost: "+addr+"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+	require.NoError(t, err)
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusSwitchingProtocols, resp.StatusCode)
+
+	p.SignalT(t, syscall.SIGHUP)
+	// Server frames are not masked: FIN+opcode, length, payload.
+	var opcode byte
+	var payload []byte
+	for opcode != 0x8 { // a close frame
+		var hdr [2]byte
+		_, err := io.ReadFull(br, hdr[:])
+		require.NoError(t, err, "the old worker cut the connection without a close frame")
+		n := int(hdr[1] & 0x7f)
+		if n == 126 {
+			var ext [2]byte
+			_, err = io.ReadFull(br, ext[:])
+			require.NoError(t, err)
+			n = int(binary.BigEndian.Uint16(ext[:]))
+		}
+		opcode, payload = hdr[0]&0x0f, make([]byte, n)
+		_, err = io.ReadFull(br, payload)
+		require.NoError(t, err)
+	}
+	require.GreaterOrEqual(t, len(payload), 2)
+	require.Equal(t, uint16(1012), binary.BigEndian.Uint16(payload), "the close frame's status")
+
+	// The client has not answered the close frame yet: the handshake is
+	// not over, so the old worker must still be draining a second later.
+	died := regexp.MustCompile(`^old worker ` + old + ` died`)
+	_, err = p.WaitLine(died, time.Second)
+	require.Error(t, err, "the old worker exited before the client answered its close frame. Check that "+
+		"serveWS calls c.Close (which waits for the client's answer) before done tells the drain it is over")
+
+	// Answer (client frames are masked; a zero mask leaves the payload as it is).
+	_, err = conn.Write(append([]byte{0x88, 0x80 | 2, 0, 0, 0, 0}, payload[:2]...))
+	require.NoError(t, err)
+	m = p.WaitLineT(t, `^old worker `+old+` died, status:(\d+)$`)
+	assert.Equal(t, "0", m[1], "the old worker's drain must complete once the handshake is over")
 }

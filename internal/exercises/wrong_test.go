@@ -18,7 +18,8 @@ import (
 )
 
 // A wrongSolution is a plausible mistake a learner makes in an exercise,
-// written as a patch to the stage's main.go (the answer): by default
+// written as a patch to the answer (a stage's main.go, or 05's
+// example/ws.go; the patch names it): by default
 // testdata/wrong/<stage>/<name>.patch. Its exercise tests must fail on it,
 // each named one with a failure message that says what to check.
 type wrongSolution struct {
@@ -62,11 +63,23 @@ var wrongSolutions = []wrongSolution{
 	// drain sleeps timeout/2 instead of watching the connections: it works,
 	// but every restart takes half the drain timeout.
 	{"04-graceful-shutdown", "sleep", "", []failure{{"TestRequestInFlightCompletes", "not for a fixed time", 0}}},
+	// drain gives idle connections the whole timeout instead of half of
+	// it: a restart with an idle keep-alive client takes twice as long.
+	{"04-graceful-shutdown", "full-timeout", "", []failure{
+		{"TestIdleKeepAliveClientDoesNotHoldTheDrain", "not after the whole timeout", 0}}},
+	// Shutdown without the drain's deadline: a request longer than
+	// -drain-timeout holds the old worker until the master kills it.
+	{"04-graceful-shutdown", "no-deadline", "", []failure{
+		{"TestRequestOverTheDrainTimeoutIsCut", "passes ctx (which ends at the drain timeout)", 0}}},
+	// The WebSocket handler reports itself done as soon as the drain asks
+	// it to stop, before its close handshake: the worker exits under it.
+	{"05-full-starter", "done-before-close", "", []failure{
+		{"TestCloseHandshakeIsAwaited", "before done tells the drain it is over", 0}}},
 }
 
-// TestWrongSolutionsFail applies each wrong solution to a scratch copy of its
-// stage's main.go and runs the exercise tests on it with -answer, the copy
-// put in place of main.go by go's -overlay (through GOFLAGS, which the
+// TestWrongSolutionsFail applies each wrong solution to a scratch copy of the
+// answer file it patches and runs the exercise tests on it with -answer, the
+// copy put in place of that file by go's -overlay (through GOFLAGS, which the
 // exercise test's own `go build ..` sees). The named tests must fail, each
 // with its hint. Each stage's exercise test binary is built once (it does
 // not contain main.go: the test builds the answer itself). The runs are
@@ -144,24 +157,33 @@ func TestWrongSolutionsFail(t *testing.T) {
 	}
 }
 
-// runWrong applies w's patch to a copy of its stage's main.go in dir and
+// runWrong applies w's patch to a copy, in dir, of the file it patches and
 // runs the stage's exercise tests named in w on it. It returns their output
 // and exit error, or, in bad, what went wrong before they could run.
 func runWrong(absRoot, dir string, w wrongSolution, testBinary func(string) (string, error)) (out []byte, err, bad error) {
-	patched := filepath.Join(dir, w.stage, "main.go")
+	patch := filepath.Join(absRoot, "internal", "exercises", "testdata", "wrong", w.stage, w.name+".patch")
+	if w.patch != "" {
+		patch = filepath.Join(absRoot, w.patch)
+	}
+	text, err := os.ReadFile(patch)
+	if err != nil {
+		return nil, nil, err
+	}
+	m := regexp.MustCompile(`(?m)^\+\+\+ b/(\S+)$`).FindSubmatch(text)
+	if m == nil {
+		return nil, nil, fmt.Errorf("%s: no +++ b/FILE line", patch)
+	}
+	file := string(m[1]) // from the module root
+	patched := filepath.Join(dir, file)
 	if err := os.MkdirAll(filepath.Dir(patched), 0o755); err != nil {
 		return nil, nil, err
 	}
-	orig, err := os.ReadFile(filepath.Join(absRoot, w.stage, "main.go"))
+	orig, err := os.ReadFile(filepath.Join(absRoot, file))
 	if err != nil {
 		return nil, nil, err
 	}
 	if err := os.WriteFile(patched, orig, 0o644); err != nil {
 		return nil, nil, err
-	}
-	patch := filepath.Join(absRoot, "internal", "exercises", "testdata", "wrong", w.stage, w.name+".patch")
-	if w.patch != "" {
-		patch = filepath.Join(absRoot, w.patch)
 	}
 	apply := exec.Command("git", "apply", patch)
 	apply.Dir = dir
@@ -170,7 +192,7 @@ func runWrong(absRoot, dir string, w wrongSolution, testBinary func(string) (str
 	}
 	overlay := filepath.Join(dir, "overlay.json")
 	ov, err := json.Marshal(map[string]map[string]string{
-		"Replace": {filepath.Join(absRoot, w.stage, "main.go"): patched},
+		"Replace": {filepath.Join(absRoot, file): patched},
 	})
 	if err != nil {
 		return nil, nil, err
